@@ -1,0 +1,5 @@
+import sys
+
+from fedsl_sim.cli import main
+
+sys.exit(main())

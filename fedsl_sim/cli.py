@@ -1,0 +1,104 @@
+"""Command line: ``fedsl-sim run | validate``.
+
+Exit codes: 0 success, 2 invalid input (the message names the file, the dotted field path,
+what was expected and what was given; no traceback), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep its usage line
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="fedsl-sim",
+        description="Co-simulator of federated split learning over wireless networks.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="run one scenario")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field, e.g. --set learning.split_layer=3 (repeatable)",
+    )
+    run.add_argument("--seed", type=int, default=None, help="replace the scenario's seed")
+    run.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="run directory to create (default results/<name>/<run-id>/)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    run.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    val = sub.add_parser("validate", help="validate scenario files")
+    val.add_argument("files", nargs="+", help="scenario YAML files")
+    return p
+
+
+def _cmd_validate(files: Sequence[str]) -> int:
+    from fedsl_sim.scenario import ScenarioError, load_scenario
+
+    status = EXIT_OK
+    for f in files:
+        try:
+            sc = load_scenario(f)
+        except ScenarioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_INPUT
+        else:
+            print(f"ok: {f} ({sc.name}, scheme {sc.scheme}, {sc.devices.count} devices)")
+    return status
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from fedsl_sim.engine import run
+    from fedsl_sim.report.writers import format_summary
+    from fedsl_sim.scenario import load_scenario, parse_override
+
+    overrides = dict(parse_override(o) for o in args.overrides)
+    sc = load_scenario(args.scenario, overrides=overrides, seed=args.seed)
+    res = run(
+        sc, out_dir=args.out, progress=not args.quiet, plots=not args.no_plots, source=args.scenario
+    )
+    if not args.quiet:
+        print(format_summary(res.summary))
+        print(f"outputs: {res.out_dir}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from fedsl_sim.scenario import ScenarioError
+    from fedsl_sim.sim.medium import SimulationError
+
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _cmd_validate(args.files)
+        return _cmd_run(args)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except SimulationError as exc:
+        print(f"error: simulation cannot proceed: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("interrupted; no results were written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

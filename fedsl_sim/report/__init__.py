@@ -1,0 +1,1 @@
+"""Result writers, summaries and plots."""

@@ -1,0 +1,118 @@
+"""Write a run's files: scenario.yaml, rounds.csv, events.csv, devices.csv, summary.json, PNGs.
+
+Numbers are written with Python's shortest round-trip ``repr``, so the same run gives
+byte-identical CSV files; missing values (no evaluation this round, no rate for an empty
+message) are empty cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fedsl_sim.sim.recorder import EVENT_COLUMNS, EVENT_KINDS, ROUND_COLUMNS
+
+if TYPE_CHECKING:
+    from fedsl_sim.engine import Simulation
+
+DEVICE_COLUMNS = (
+    "device",
+    "n_samples",
+    "initial_distance_m",
+    "uplink_bits",
+    "downlink_bits",
+    "energy_compute_j",
+    "energy_transmit_j",
+    "energy_total_j",
+    *(f"busy_{kind}_s" for kind in EVENT_KINDS if kind != "aggregation"),
+)
+
+
+def _cell(x: Any) -> Any:
+    if x is None:
+        return ""
+    if isinstance(x, float):
+        return repr(x) if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "")
+    return x
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        for row in rows:
+            w.writerow([_cell(x) for x in row])
+
+
+def device_rows(sim: Simulation) -> list[tuple[Any, ...]]:
+    rec = sim.world.recorder
+    dist = sim.world.channel.distance_m(0.0)
+    rows = []
+    for k in range(rec.n):
+        busy = [float(rec.busy_s[kind][k]) for kind in EVENT_KINDS if kind != "aggregation"]
+        ec, et = float(rec.compute_energy_j[k]), float(rec.transmit_energy_j[k])
+        rows.append(
+            (
+                k,
+                int(sim.data.sizes[k]),
+                float(dist[k]),
+                int(rec.uplink_bits[k]),
+                int(rec.downlink_bits[k]),
+                ec,
+                et,
+                ec + et,
+                *busy,
+            )
+        )
+    return rows
+
+
+def write_run(out: Path, sim: Simulation, summary: dict[str, Any], plots: bool = True) -> None:
+    """Write every output file of a finished simulation into ``out`` (created)."""
+    out.mkdir(parents=True)
+    rec = sim.world.recorder
+    (out / "scenario.yaml").write_text(sim.scenario.to_yaml())
+    write_csv(out / "rounds.csv", ROUND_COLUMNS, (r.row() for r in rec.rounds))
+    write_csv(out / "events.csv", EVENT_COLUMNS, (e.row() for e in rec.events))
+    write_csv(out / "devices.csv", DEVICE_COLUMNS, device_rows(sim))
+    if plots:
+        from fedsl_sim.report.plots import plot_accuracy_vs_time, plot_latency_breakdown
+
+        plot_accuracy_vs_time(rec.rounds, out / "accuracy_vs_time.png", title=sim.scenario.name)
+        plot_latency_breakdown(rec, out / "latency_breakdown.png", title=sim.scenario.name)
+    # written last: its presence marks a complete run directory
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A small plain-text table of the headline numbers."""
+
+    def num(x: Any, fmt: str) -> str:
+        return "-" if x is None else format(x, fmt)
+
+    e, b = summary["energy_j"], summary["bits"]
+    rows = [
+        ("scenario", summary["scenario"]),
+        ("scheme / seed", f"{summary['scheme']} / {summary['seed']}"),
+        ("rounds", f"{summary['rounds_completed']} ({summary['stop_reason']})"),
+        ("simulated time", f"{num(summary['sim_time_s'], '.4g')} s"),
+        ("final test accuracy", num(summary["final_test_accuracy"], ".4f")),
+        ("best test accuracy", num(summary["best_test_accuracy"], ".4f")),
+        (
+            "time to target",
+            f"{num(summary['time_to_target_s'], '.4g')} s"
+            f" (target {num(summary['target_accuracy'], '.3g')})",
+        ),
+        (
+            "device energy",
+            f"{e['total']:.4g} J (compute {e['compute']:.4g}, transmit {e['transmit']:.4g})",
+        ),
+        ("bits up / down", f"{b['uplink']:.4g} / {b['downlink']:.4g}"),
+        ("wall time", f"{summary['wall_time_s']:.1f} s"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -1,0 +1,598 @@
+"""The scenario: one pydantic v2 schema, YAML I/O and dotted overrides.
+
+This module is the only configuration parser. A :class:`Scenario` is validated once and frozen;
+runtime objects are built from it and never see raw dicts. Units are in the field names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SCHEMES = ("fedsl", "lightweight_fedsl")
+
+
+class ScenarioError(Exception):
+    """Invalid input: names the file, the dotted field path, what was expected and given."""
+
+    def __init__(self, source: str, message: str, path: str | None = None) -> None:
+        self.source = source
+        self.path = path
+        self.message = message
+        where = f"{source}: {path}: " if path else f"{source}: "
+        super().__init__(where + message)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Fraction01 = Annotated[float, Field(ge=0, lt=1)]
+
+
+# --------------------------------------------------------------------------- stop
+class StopConfig(_Model):
+    """When a run ends: after ``max_rounds``, once simulated time passes ``max_sim_time_s``
+    (checked at round boundaries), or at the first evaluation reaching ``target_accuracy`` when
+    ``stop_at_target`` is set. ``target_accuracy`` also defines ``time_to_target_s``."""
+
+    max_rounds: PositiveInt = 60
+    max_sim_time_s: PositiveFloat | None = None
+    target_accuracy: Annotated[float, Field(gt=0, le=1)] | None = None
+    stop_at_target: bool = False
+
+    @model_validator(mode="after")
+    def _target_needed(self) -> StopConfig:
+        if self.stop_at_target and self.target_accuracy is None:
+            raise ValueError("stop_at_target needs target_accuracy")
+        return self
+
+
+# --------------------------------------------------------------------------- learning
+class DigitsDataset(_Model):
+    """scikit-learn's bundled 8x8 digits (1797 images, 10 classes); no download."""
+
+    name: Literal["digits"]
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+
+
+class SyntheticDataset(_Model):
+    """CIFAR-shaped class-conditional synthetic images, for benchmarks."""
+
+    name: Literal["synthetic"]
+    n_train: Annotated[int, Field(ge=10)] = 5000
+    n_test: PositiveInt = 1000
+    num_classes: Annotated[int, Field(ge=2)] = 10
+    noise_std: Annotated[float, Field(ge=0)] = 1.0
+
+
+DatasetConfig = Annotated[DigitsDataset | SyntheticDataset, Field(discriminator="name")]
+
+
+class IidPartition(_Model):
+    kind: Literal["iid"]
+
+
+class DirichletPartition(_Model):
+    kind: Literal["dirichlet"]
+    alpha: PositiveFloat = 0.5
+    min_samples: PositiveInt = 2
+
+
+class ShardsPartition(_Model):
+    kind: Literal["shards"]
+    shards_per_device: PositiveInt = 2
+
+
+PartitionConfig = Annotated[
+    IidPartition | DirichletPartition | ShardsPartition, Field(discriminator="kind")
+]
+
+
+class SmallCnnModel(_Model):
+    name: Literal["small_cnn"]
+
+
+class VggModel(_Model):
+    name: Literal["vgg11", "vgg13", "vgg16", "vgg19"]
+    batch_norm: bool = True
+
+
+ModelConfig = Annotated[SmallCnnModel | VggModel, Field(discriminator="name")]
+
+
+class OptimizerConfig(_Model):
+    name: Literal["sgd", "adam"] = "sgd"
+    lr: PositiveFloat = 0.05
+    momentum: Fraction01 = 0.0
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+
+
+class LearningConfig(_Model):
+    """What is trained and how.
+
+    ``split_layer`` s puts layers 1..s of the model (1-based) on the devices and layers
+    s+1..L on the server; 1 <= s <= L-1.
+    """
+
+    dataset: DatasetConfig = DigitsDataset(name="digits")
+    partition: PartitionConfig = DirichletPartition(kind="dirichlet")
+    model: ModelConfig = SmallCnnModel(name="small_cnn")
+    split_layer: PositiveInt = 2
+    batch_size: PositiveInt = 32
+    local_steps: PositiveInt = 1
+    aggregation_interval: PositiveInt = 5
+    optimizer: OptimizerConfig = OptimizerConfig()
+    server_optimizer: OptimizerConfig | None = None
+    eval_every_rounds: PositiveInt = 5
+    eval_batch_size: PositiveInt = 512
+
+    @model_validator(mode="after")
+    def _split_inside_model(self) -> LearningConfig:
+        from fedsl_sim.learning.models import layer_count
+
+        n_layers = layer_count(self.model.name)
+        if self.split_layer > n_layers - 1:
+            raise _FieldError(
+                ("split_layer",),
+                f"expected 1 <= split_layer <= {n_layers - 1} ({self.model.name} has "
+                f"{n_layers} layers), got {self.split_layer}",
+            )
+        return self
+
+    @property
+    def resolved_server_optimizer(self) -> OptimizerConfig:
+        return self.server_optimizer if self.server_optimizer is not None else self.optimizer
+
+
+# --------------------------------------------------------------------------- compression
+class FixedSchedule(_Model):
+    """Rate ``compression.pruning.rate`` from ``start_round`` on (0 before)."""
+
+    kind: Literal["fixed"]
+    start_round: Annotated[int, Field(ge=0)] = 0
+    update_every_rounds: PositiveInt = 5
+
+
+class RampSchedule(_Model):
+    """Rate rising linearly from 0 at ``start_round`` to the target at ``end_round``."""
+
+    kind: Literal["ramp"]
+    start_round: Annotated[int, Field(ge=0)] = 0
+    end_round: PositiveInt = 30
+    update_every_rounds: PositiveInt = 5
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RampSchedule:
+        if self.end_round <= self.start_round:
+            raise _FieldError(
+                ("end_round",),
+                f"expected end_round > start_round ({self.start_round}), got {self.end_round}",
+            )
+        return self
+
+
+ScheduleConfig = Annotated[FixedSchedule | RampSchedule, Field(discriminator="kind")]
+
+
+class PruningConfig(_Model):
+    """Magnitude pruning of the client-side weights; the mask is recomputed from the current
+    weights every ``schedule.update_every_rounds`` rounds ("dynamic")."""
+
+    rate: Fraction01 = 0.0
+    schedule: ScheduleConfig = FixedSchedule(kind="fixed")
+    scope: Literal["global", "layer"] = "global"
+    structure: Literal["unstructured"] = "unstructured"
+    method: Literal["magnitude"] = "magnitude"
+    sparse_compute: bool = True
+
+
+QuantTarget = Literal["split_gradient", "activations", "model_upload"]
+
+
+class QuantizationConfig(_Model):
+    """Unbiased stochastic uniform quantization with ``bits`` bits (32 = off)."""
+
+    bits: Annotated[int, Field(ge=1, le=32)] = 32
+    scale: Literal["range", "norm"] = "range"
+    targets: tuple[QuantTarget, ...] = ("split_gradient",)
+
+    @model_validator(mode="after")
+    def _norm_needs_sign(self) -> QuantizationConfig:
+        if self.scale == "norm" and self.bits < 2:
+            raise _FieldError(
+                ("bits",), f"expected bits >= 2 with scale 'norm' (sign bit), got {self.bits}"
+            )
+        return self
+
+
+class DropoutConfig(_Model):
+    """Activation dropout at the split layer: each entry kept with probability 1 - rate."""
+
+    rate: Fraction01 = 0.0
+
+
+class CompressionConfig(_Model):
+    pruning: PruningConfig = PruningConfig()
+    quantization: QuantizationConfig = QuantizationConfig()
+    dropout: DropoutConfig = DropoutConfig()
+
+    @property
+    def is_off(self) -> bool:
+        return self.pruning.rate == 0 and self.quantization.bits == 32 and self.dropout.rate == 0
+
+
+# --------------------------------------------------------------------------- devices
+class UniformDiscPlacement(_Model):
+    """Devices uniform over the annulus min_distance_m <= r <= radius_m around the BS."""
+
+    kind: Literal["uniform_disc"]
+    radius_m: PositiveFloat = 300.0
+    min_distance_m: Annotated[float, Field(ge=0)] = 10.0
+
+    @model_validator(mode="after")
+    def _annulus(self) -> UniformDiscPlacement:
+        if self.min_distance_m >= self.radius_m:
+            raise _FieldError(
+                ("min_distance_m",),
+                f"expected min_distance_m < radius_m ({self.radius_m}), got {self.min_distance_m}",
+            )
+        return self
+
+
+class FixedPlacement(_Model):
+    """Explicit device positions in metres, BS at the origin."""
+
+    kind: Literal["fixed"]
+    positions_m: tuple[tuple[float, float], ...]
+
+
+PlacementConfig = Annotated[UniformDiscPlacement | FixedPlacement, Field(discriminator="kind")]
+
+
+class StaticMobility(_Model):
+    kind: Literal["static"]
+
+
+class RandomWaypointMobility(_Model):
+    """Random waypoint inside a disc of ``radius_m`` (default: the placement disc)."""
+
+    kind: Literal["random_waypoint"]
+    speed_mps: tuple[PositiveFloat, PositiveFloat] = (1.0, 3.0)
+    pause_s: Annotated[float, Field(ge=0)] = 0.0
+    radius_m: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _speed_range(self) -> RandomWaypointMobility:
+        lo, hi = self.speed_mps
+        if hi < lo:
+            raise _FieldError(
+                ("speed_mps",), f"expected [low, high] with low <= high, got {[lo, hi]}"
+            )
+        return self
+
+
+MobilityConfig = Annotated[StaticMobility | RandomWaypointMobility, Field(discriminator="kind")]
+
+
+class DeviceCompute(_Model):
+    """Compute: time = FLOPs / flops_per_s; energy = kappa * cpu_hz^2 * cycles with
+    cycles = FLOPs * cpu_hz / flops_per_s."""
+
+    flops_per_s: PositiveFloat = 5.0e9
+    cpu_hz: PositiveFloat = 1.0e9
+    kappa: Annotated[float, Field(ge=0)] = 1.0e-28
+
+
+class DevicesConfig(_Model):
+    count: PositiveInt = 10
+    placement: PlacementConfig = UniformDiscPlacement(kind="uniform_disc")
+    mobility: MobilityConfig = StaticMobility(kind="static")
+    compute: DeviceCompute = DeviceCompute()
+    tx_power_dbm: Annotated[float, Field(ge=-50, le=60)] = 23.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DevicesConfig:
+        if isinstance(self.placement, FixedPlacement):
+            if len(self.placement.positions_m) != self.count:
+                raise _FieldError(
+                    ("placement", "positions_m"),
+                    f"expected {self.count} positions (devices.count), "
+                    f"got {len(self.placement.positions_m)}",
+                )
+            if isinstance(self.mobility, RandomWaypointMobility) and self.mobility.radius_m is None:
+                raise _FieldError(
+                    ("mobility", "radius_m"),
+                    "expected a radius (fixed placement has no disc to move in), got none",
+                )
+        return self
+
+
+class ServerConfig(_Model):
+    """Edge server co-located with the base station."""
+
+    flops_per_s: PositiveFloat = 1.0e13
+    workers: PositiveInt = 1
+    tx_power_dbm: Annotated[float, Field(ge=-50, le=80)] = 43.0
+
+
+# --------------------------------------------------------------------------- network
+class LogDistancePathLoss(_Model):
+    """PL(d) = PL_fs(d0) + 10 * exponent * log10(d / d0) dB."""
+
+    model: Literal["log_distance"]
+    exponent: PositiveFloat = 3.5
+    d0_m: PositiveFloat = 1.0
+
+
+class FreeSpacePathLoss(_Model):
+    model: Literal["free_space"]
+
+
+PathLossConfig = Annotated[LogDistancePathLoss | FreeSpacePathLoss, Field(discriminator="model")]
+
+
+class ShadowingConfig(_Model):
+    """Log-normal shadowing, one draw per device (held for the run)."""
+
+    std_db: Annotated[float, Field(ge=0, le=30)] = 8.0
+
+
+class _Fading(_Model):
+    # Block length: the channel (fading and the mobile's distance) is held for coherence_s.
+    coherence_s: PositiveFloat = 0.01
+
+
+class NoFading(_Fading):
+    model: Literal["none"]
+
+
+class RayleighFading(_Fading):
+    model: Literal["rayleigh"]
+
+
+class RicianFading(_Fading):
+    model: Literal["rician"]
+    k_db: float = 9.0
+
+
+class NakagamiFading(_Fading):
+    model: Literal["nakagami"]
+    m: Annotated[float, Field(ge=0.5)] = 1.0
+
+
+FadingConfig = Annotated[
+    NoFading | RayleighFading | RicianFading | NakagamiFading, Field(discriminator="model")
+]
+
+
+class AccessConfig(_Model):
+    """OFDMA: each direction's band is shared equally among its concurrent transmissions."""
+
+    kind: Literal["ofdma"] = "ofdma"
+    share: Literal["equal"] = "equal"
+
+
+class OutageConfig(_Model):
+    """Below ``snr_threshold_db`` a link carries nothing; ``wait``: the transmission pauses."""
+
+    snr_threshold_db: float | None = -5.0
+    policy: Literal["wait"] = "wait"
+
+
+class NetworkConfig(_Model):
+    carrier_hz: PositiveFloat = 3.5e9
+    bandwidth_hz: PositiveFloat = 20.0e6
+    noise_figure_db: Annotated[float, Field(ge=0, le=30)] = 7.0
+    pathloss: PathLossConfig = LogDistancePathLoss(model="log_distance")
+    shadowing: ShadowingConfig = ShadowingConfig()
+    fading: FadingConfig = RayleighFading(model="rayleigh")
+    access: AccessConfig = AccessConfig()
+    outage: OutageConfig = OutageConfig()
+
+
+# --------------------------------------------------------------------------- scenario
+class Scenario(_Model):
+    """A complete, validated, frozen scenario."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+    scheme: Literal["fedsl", "lightweight_fedsl"] = "lightweight_fedsl"
+    stop: StopConfig = StopConfig()
+    learning: LearningConfig = LearningConfig()
+    compression: CompressionConfig = CompressionConfig()
+    devices: DevicesConfig = DevicesConfig()
+    server: ServerConfig = ServerConfig()
+    network: NetworkConfig = NetworkConfig()
+
+    @model_validator(mode="after")
+    def _scheme_compression(self) -> Scenario:
+        if self.scheme == "fedsl" and not self.compression.is_off:
+            raise _FieldError(
+                ("compression",),
+                "expected compression off for scheme 'fedsl' (pruning.rate 0, quantization.bits "
+                "32, dropout.rate 0); use scheme 'lightweight_fedsl' to compress",
+            )
+        return self
+
+    def to_yaml(self) -> str:
+        """The resolved scenario (defaults filled in) as YAML."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+class _FieldError(ValueError):
+    """A cross-field violation pointing at a sub-field of the model being validated."""
+
+    def __init__(self, loc: tuple[str, ...], message: str) -> None:
+        self.loc = loc
+        super().__init__(message)
+
+
+# --------------------------------------------------------------------------- I/O
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a YAML file whose top level is a mapping, with errors that name the file."""
+    source = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError(source, "file not found")
+    if p.is_dir():
+        raise ScenarioError(source, "expected a YAML file, got a directory")
+    raw = p.read_bytes()
+    if b"\x00" in raw:
+        raise ScenarioError(source, "expected a YAML text file, got binary data")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            source, f"expected UTF-8 text, got undecodable bytes ({exc.reason})"
+        ) from None
+    if not text.strip():
+        raise ScenarioError(source, "the file is empty")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(source, f"YAML syntax error{where}: {problem}") from None
+    if data is None:
+        raise ScenarioError(source, "the file holds no YAML document (only comments?)")
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            source, f"expected a mapping at the top level, got {type(data).__name__}"
+        )
+    return data
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``a.b.c=value`` (value read as a YAML scalar/flow value)."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError(
+            "--set", f"expected KEY=VALUE (e.g. learning.split_layer=3), got {text!r}"
+        )
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return key, parsed
+
+
+def apply_overrides(
+    data: dict[str, Any], overrides: Mapping[str, Any], source: str
+) -> dict[str, Any]:
+    """Return a copy of ``data`` with dotted-key overrides applied (creates missing mappings)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        if any(not p for p in parts):
+            raise ScenarioError(source, f"malformed override key {dotted!r}")
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise ScenarioError(
+                    source,
+                    f"cannot set {dotted!r}: {'.'.join(parts[: i + 1])} is a "
+                    f"{type(nxt).__name__}, not a mapping",
+                    path=dotted,
+                )
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def _dotted(loc: tuple[Any, ...], data: Any) -> str:
+    """Dotted path of a pydantic error location, without discriminated-union tags."""
+    parts: list[str] = []
+    node = data
+    for i, item in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, dict) and item in node:
+            parts.append(str(item))
+            node = node[item]
+        elif isinstance(node, (list, tuple)) and isinstance(item, int) and item < len(node):
+            parts.append(str(item))
+            node = node[item]
+        elif last or not isinstance(item, str) or item.startswith("function-"):
+            if not (isinstance(item, str) and item.startswith("function-")):
+                parts.append(str(item))
+            node = None
+        else:
+            # a union tag inserted by pydantic, not a field of the input
+            continue
+    return ".".join(parts)
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    kind = err["type"]
+    given = err.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field (not part of the schema; check the spelling)"
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(err["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+        return msg
+    if msg.startswith("Input should be"):
+        msg = "expected" + msg[len("Input should be") :]
+    if isinstance(given, (dict, list)):
+        given_s = type(given).__name__
+    else:
+        given_s = repr(given)
+    return f"{msg}, got {given_s}"
+
+
+def validate_scenario(data: dict[str, Any], source: str) -> Scenario:
+    """Validate a raw mapping; errors become one :class:`ScenarioError` naming each field."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        first_path: str | None = None
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            ctx_err = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_err, _FieldError):
+                loc = loc + ctx_err.loc
+            path = _dotted(loc, data) or "(top level)"
+            first_path = first_path or path
+            lines.append(f"{path}: {_describe(err)}")
+        if len(lines) == 1:
+            raise ScenarioError(source, lines[0].split(": ", 1)[1], path=first_path) from None
+        raise ScenarioError(
+            source, f"{len(lines)} invalid fields:\n  " + "\n  ".join(lines), path=None
+        ) from None
+
+
+def load_scenario(
+    path: str | Path, overrides: Mapping[str, Any] | None = None, seed: int | None = None
+) -> Scenario:
+    """Load, override and validate a scenario file.
+
+    Parameters
+    ----------
+    path : scenario YAML file.
+    overrides : dotted keys to values, e.g. ``{"learning.split_layer": 3}``.
+    seed : replaces the scenario's ``seed`` when given.
+    """
+    source = str(path)
+    data = read_yaml_mapping(path)
+    merged = dict(overrides or {})
+    if seed is not None:
+        merged["seed"] = seed
+    if merged:
+        data = apply_overrides(data, merged, source)
+    return validate_scenario(data, source)

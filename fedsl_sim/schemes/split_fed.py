@@ -1,0 +1,270 @@
+"""FedSL (parallel split learning, Ni et al.) and lightweight FedSL (Zhang, Ni, Wang 2024).
+
+Each device k holds a copy of the client-side model (layers 1..s); the server holds one shared
+server-side model, updated in the order in which the server finishes the devices' requests. Per
+local step of device k:
+
+    client forward (real) -> compute time -> activation dropout (+ optional quantization)
+    -> uplink activations + labels -> server queue -> server compute; server forward/backward/
+    step (real, at completion) -> split-layer gradient quantized -> downlink -> client backward
+    + optimizer step (real) honouring the pruning mask -> compute time
+
+Every ``aggregation_interval`` rounds each device uploads its client-side model; the server
+averages them weighted by local data size (FedAvg) and sends the average back to every device.
+Lightweight FedSL adds dynamic magnitude pruning of the client-side model, stochastic
+quantization of the split-layer gradient and activation dropout; ``fedsl`` is the same scheme
+with all three off.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import Tensor, nn
+
+from fedsl_sim.compression import (
+    ActivationDropout,
+    MagnitudePruning,
+    Pruner,
+    PruningSchedule,
+    StochasticQuantizer,
+    model_payload_bits,
+    position_bits,
+    prunable_parameters,
+)
+from fedsl_sim.learning.federated import FederatedData
+from fedsl_sim.learning.flops import backward_flops, forward_flops, profile_layers
+from fedsl_sim.learning.models import build_layers
+from fedsl_sim.learning.split import (
+    client_backward,
+    client_forward,
+    evaluate,
+    fedavg,
+    make_optimizer,
+    server_step,
+)
+from fedsl_sim.scenario import Scenario
+from fedsl_sim.schemes.base import SCHEMES, Scheme
+from fedsl_sim.sim.recorder import (
+    AGGREGATION,
+    CLIENT_BACKWARD,
+    CLIENT_FORWARD,
+    DOWNLINK,
+    MODEL_DOWNLOAD,
+    MODEL_UPLOAD,
+    UPLINK,
+)
+from fedsl_sim.sim.world import Process, World
+
+
+class SplitFed(Scheme):
+    """FedSL / lightweight FedSL (see module docstring)."""
+
+    def __init__(self, scenario: Scenario, world: World, data: FederatedData) -> None:
+        super().__init__(scenario, world, data)
+        cfg = scenario.learning
+        comp = scenario.compression
+        n = world.n_devices
+        model_params = cfg.model.model_dump(exclude={"name"})
+        layers = build_layers(
+            cfg.model.name,
+            data.in_shape,
+            data.num_classes,
+            world.streams.torch("model_init"),
+            **model_params,
+        )
+        s = cfg.split_layer
+        costs = profile_layers(layers, data.in_shape)
+        self.client_costs, server_costs = costs[:s], costs[s:]
+        self.server_flops_per_sample = forward_flops(server_costs) + backward_flops(server_costs)
+        template = nn.Sequential(*layers[:s])
+        self.server = nn.Sequential(*layers[s:])
+        self.server_opt = make_optimizer(self.server.parameters(), cfg.resolved_server_optimizer)
+        self.clients = [copy.deepcopy(template) for _ in range(n)]
+        self.client_opts = [make_optimizer(m.parameters(), cfg.optimizer) for m in self.clients]
+        self.global_client = template  # the last averaged client-side model
+        self.n_client_params = sum(p.numel() for p in template.parameters())
+        self.local_steps = cfg.local_steps
+        self.interval = cfg.aggregation_interval
+        self.label_bits = max(1, math.ceil(math.log2(data.num_classes)))
+
+        self.dropout = ActivationDropout(comp.dropout.rate)
+        quant = StochasticQuantizer(comp.quantization.bits, comp.quantization.scale)
+        off = StochasticQuantizer(32)
+        targets = comp.quantization.targets
+        self.grad_q = quant if "split_gradient" in targets else off
+        self.act_q = quant if "activations" in targets else off
+        self.upload_q = quant if "model_upload" in targets else off
+        pr = comp.pruning
+        self.sparse_compute = pr.sparse_compute
+        self.schedule = PruningSchedule(
+            kind=pr.schedule.kind,
+            rate=pr.rate,
+            start_round=pr.schedule.start_round,
+            end_round=getattr(pr.schedule, "end_round", None),
+            update_every_rounds=pr.schedule.update_every_rounds,
+        )
+        self.pruners = (
+            [Pruner(MagnitudePruning(scope=pr.scope)) for _ in range(n)] if pr.rate > 0 else None
+        )
+        self.dropout_gens = [world.streams.torch("dropout", k) for k in range(n)]
+        self.quant_gens = [world.streams.torch("quantization", k) for k in range(n)]
+        self._densities: list[list[float] | None] = [None] * n
+        self._uploads: list[dict[str, Tensor] | None] = [None] * n
+        self._aggregated_this_round = False
+
+    # ------------------------------------------------------------------ round
+    def round(self, r: int) -> Process:
+        env = self.world.env
+        self._aggregated_this_round = False
+        if self.pruners is not None and self.schedule.is_update_round(r):
+            rate = self.schedule.rate_at(r)
+            for k, (pruner, model) in enumerate(zip(self.pruners, self.clients, strict=True)):
+                pruner.update(model, rate)
+                self._densities[k] = pruner.densities(model)
+        aggregate = (r + 1) % self.interval == 0
+        devices = range(self.world.n_devices)
+        yield env.all_of([env.process(self._device_round(k, r, aggregate)) for k in devices])
+        self.participants = self.world.n_devices
+        self.dropped = 0
+        if aggregate:
+            yield from self._aggregate(r)
+
+    def _client_flops(self, k: int) -> tuple[float, float]:
+        """Per-sample forward and backward FLOPs of device k's client part (pruning-aware)."""
+        dens = self._densities[k] if self.sparse_compute else None
+        layer_dens = None
+        if dens is not None:
+            it = iter(dens)
+            layer_dens = [next(it) if c.prunable else 1.0 for c in self.client_costs]
+        return (
+            forward_flops(self.client_costs, layer_dens),
+            backward_flops(self.client_costs, layer_dens),
+        )
+
+    def _encode(
+        self, quantizer: StochasticQuantizer, x: Tensor, mask: Tensor | None, k: int
+    ) -> tuple[Tensor, int]:
+        """What the receiver reconstructs of ``x`` and the exact payload bits. Only the entries
+        kept by the dropout ``mask`` travel (the mask itself is regenerated from a shared seed)."""
+        n_kept = self.dropout.kept(mask, x.numel())
+        if quantizer.bits == 32:
+            return x, quantizer.payload_bits(n_kept)
+        if mask is None:
+            enc = quantizer.encode(x, self.quant_gens[k])
+            return quantizer.decode(enc), enc.payload_bits
+        enc = quantizer.encode(x[mask], self.quant_gens[k])
+        out = torch.zeros_like(x)
+        out[mask] = quantizer.decode(enc)
+        return out, enc.payload_bits
+
+    def _device_round(self, k: int, r: int, aggregate: bool) -> Process:
+        world, model, opt = self.world, self.clients[k], self.client_opts[k]
+        pruner = self.pruners[k] if self.pruners is not None else None
+        fwd_flops, bwd_flops = self._client_flops(k)
+        for _ in range(self.local_steps):
+            x, y = self.data.next_batch(k)
+            batch = len(y)
+            acts = client_forward(model, x)
+            yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
+            mask = self.dropout.sample_mask(acts.shape, self.dropout_gens[k])
+            sent, act_bits = self._encode(
+                self.act_q, self.dropout.apply(acts.detach(), mask), mask, k
+            )
+            yield from world.transmit(k, UPLINK, r, act_bits + batch * self.label_bits)
+            loss, grad = yield from world.server_compute(
+                k,
+                r,
+                self.server_flops_per_sample * batch,
+                lambda sent=sent, y=y: server_step(self.server, self.server_opt, sent, y),
+            )
+            world.recorder.train_loss(loss)
+            grad_hat, grad_bits = self._encode(self.grad_q, grad, mask, k)
+            yield from world.transmit(k, DOWNLINK, r, grad_bits)
+            client_backward(acts, self.dropout.grad_to_client(grad_hat, mask), opt)
+            if pruner is not None:
+                pruner.apply(model)
+            yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
+        if aggregate:
+            state, bits = self._upload_payload(k)
+            yield from world.transmit(k, MODEL_UPLOAD, r, bits)
+            self._uploads[k] = state
+
+    # ------------------------------------------------------------------ aggregation
+    def _masks(self, k: int) -> list[Tensor] | None:
+        return self.pruners[k].masks if self.pruners is not None else None
+
+    def _upload_payload(self, k: int) -> tuple[dict[str, Tensor], int]:
+        """Device k's client-side model as the server receives it, and its exact bits.
+
+        With ``model_upload`` among the quantization targets, each floating tensor's update
+        (w - w_global) is quantized over its unpruned entries; otherwise values go as float32.
+        Integer buffers are not sent (FedAvg takes their maximum).
+        """
+        model = self.clients[k]
+        masks = self._masks(k)
+        state = {key: v.detach().clone() for key, v in model.state_dict().items()}
+        if self.upload_q.bits == 32:
+            return state, model_payload_bits(model, masks, 32)
+        mask_of: dict[str, Tensor] = {}
+        if masks is not None:
+            names = [name for name, _ in prunable_parameters(model)]
+            mask_of = dict(zip(names, masks, strict=True))
+        ref = self.global_client.state_dict()
+        bits = 0
+        for key, value in state.items():
+            if not value.is_floating_point():
+                continue
+            mask = mask_of.get(key)
+            delta_hat, b = self._encode(self.upload_q, value - ref[key], mask, k)
+            if mask is not None:
+                b += position_bits(value.numel(), int(mask.sum()))
+            bits += b
+            state[key] = ref[key] + delta_hat if mask is None else (ref[key] + delta_hat) * mask
+        return state, bits
+
+    def _aggregate(self, r: int) -> Process:
+        uploads = [u for u in self._uploads if u is not None]
+        weights = [float(s) for s in self.data.sizes]
+        n = len(uploads)
+        flops = 2.0 * self.n_client_params * n  # one multiply-add per parameter per model
+        averaged = yield from self.world.server_compute(
+            None, r, flops, lambda: fedavg(uploads, weights), kind=AGGREGATION
+        )
+        self.global_client.load_state_dict(averaged)
+        self._uploads = [None] * self.world.n_devices
+        self._aggregated_this_round = True
+        masks = None
+        if self.pruners is not None:
+            masks = [w != 0 for _, w in prunable_parameters(self.global_client)]
+        bits = model_payload_bits(self.global_client, masks, 32)
+        env = self.world.env
+        yield env.all_of(
+            [env.process(self._download(k, r, bits)) for k in range(self.world.n_devices)]
+        )
+
+    def _download(self, k: int, r: int, bits: int) -> Process:
+        yield from self.world.transmit(k, MODEL_DOWNLOAD, r, bits)
+        self.clients[k].load_state_dict(self.global_client.state_dict())
+        if self.pruners is not None:
+            self.pruners[k].apply(self.clients[k])
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self) -> tuple[float, float]:
+        if self._aggregated_this_round:
+            client = self.global_client
+        else:
+            # between aggregations: evaluate the average the server would form now
+            client = copy.deepcopy(self.global_client)
+            states = [m.state_dict() for m in self.clients]
+            client.load_state_dict(fedavg(states, [float(s) for s in self.data.sizes]))
+        ds = self.data.dataset
+        return evaluate(
+            client, self.server, ds.test_x, ds.test_y, self.scenario.learning.eval_batch_size
+        )
+
+
+SCHEMES.register("fedsl")(SplitFed)
+SCHEMES.register("lightweight_fedsl")(SplitFed)

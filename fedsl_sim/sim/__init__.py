@@ -1,0 +1,1 @@
+"""The SimPy world: devices' processors, links, the server's workers, the recorder."""

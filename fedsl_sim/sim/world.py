@@ -1,0 +1,125 @@
+"""The simulated physical system: clock, devices' processors, links, the server's workers.
+
+A :class:`World` owns the SimPy environment, the random streams, the radio channel and medium,
+the server's worker pool and the recorder. Schemes act on it only through the timed primitives
+below, each of which books its event (and energy) in the recorder:
+
+* :meth:`World.compute` — device compute: time = FLOPs / flops_per_s, energy = kappa * f^2 *
+  cycles with cycles = FLOPs * cpu_hz / flops_per_s;
+* :meth:`World.transmit` — a message over the device's link (see :mod:`fedsl_sim.sim.medium`);
+  transmit energy = P_tx * time on air (uplink; downlink reception costs the device nothing);
+* :meth:`World.server_compute` — waiting for a server worker (``server_queue``) and computing on
+  it (``server_compute``) at the server's FLOP/s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from channels.units import dbm_to_w, noise_power_w
+from fedsl_sim.scenario import Scenario
+from fedsl_sim.sim.channel import RadioChannel
+from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium
+from fedsl_sim.sim.recorder import (
+    DOWNLINK_KINDS,
+    SERVER_COMPUTE,
+    SERVER_QUEUE,
+    UPLINK_KINDS,
+    Event,
+    Recorder,
+)
+from fedsl_sim.sim.streams import Streams
+
+Process = Generator[simpy.Event, Any, Any]
+
+
+class World:
+    """Everything with a clock in one simulation; two Worlds never share state."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.env = simpy.Environment()
+        self.streams = Streams(scenario.seed)
+        self.n_devices = scenario.devices.count
+        self.channel = RadioChannel(scenario, self.streams)
+        net = scenario.network
+        thr = net.outage.snr_threshold_db
+        self.medium = Medium(
+            self.env,
+            self.channel,
+            bandwidth_hz=net.bandwidth_hz,
+            noise_psd_w_per_hz=float(noise_power_w(1.0, net.noise_figure_db)),
+            device_tx_power_w=np.full(
+                self.n_devices, float(dbm_to_w(scenario.devices.tx_power_dbm))
+            ),
+            bs_tx_power_w=float(dbm_to_w(scenario.server.tx_power_dbm)),
+            snr_threshold_linear=None if thr is None else 10.0 ** (thr / 10.0),
+        )
+        self.device_tx_power_w = self.medium.device_tx_power_w
+        self.server_workers = simpy.Resource(self.env, capacity=scenario.server.workers)
+        self.server_flops_per_s = scenario.server.flops_per_s
+        comp = scenario.devices.compute
+        self.device_flops_per_s = comp.flops_per_s
+        # energy per FLOP: kappa * f^2 * (cycles per FLOP)
+        self.device_joule_per_flop = comp.kappa * comp.cpu_hz**2 * comp.cpu_hz / comp.flops_per_s
+        self.recorder = Recorder(self.n_devices)
+
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    def compute(self, device: int, kind: str, rnd: int, flops: float) -> Process:
+        """Device ``device`` computes ``flops`` FLOPs (one event of ``kind``)."""
+        t0 = self.env.now
+        yield self.env.timeout(flops / self.device_flops_per_s)
+        self.recorder.event(
+            Event(t0, self.env.now, device, rnd, kind, energy_j=flops * self.device_joule_per_flop)
+        )
+
+    def transmit(self, device: int, kind: str, rnd: int, bits: int) -> Process:
+        """Send ``bits`` over ``device``'s link; uplink for upload kinds, downlink otherwise."""
+        if kind in UPLINK_KINDS:
+            direction, power_w = UPLINK, float(self.device_tx_power_w[device])
+        elif kind in DOWNLINK_KINDS:
+            direction, power_w = DOWNLINK, 0.0
+        else:
+            raise ValueError(f"{kind!r} is not a transmission kind")
+        res = yield self.medium.transmit(device, direction, bits)
+        self.recorder.event(
+            Event(
+                res.t_start_s,
+                res.t_end_s,
+                device,
+                rnd,
+                kind,
+                bits=res.bits,
+                rate_bps=res.mean_rate_bps,
+                snr_db=res.mean_snr_db,
+                energy_j=power_w * res.on_air_s,
+            )
+        )
+        return res
+
+    def server_compute(
+        self,
+        device: int | None,
+        rnd: int,
+        flops: float,
+        work: Callable[[], Any],
+        kind: str = SERVER_COMPUTE,
+    ) -> Process:
+        """Queue for a server worker, compute ``flops`` on it, then run ``work()`` — the real
+        computation, applied at the simulated instant the computation completes. Books a
+        ``server_queue`` event (arrival to grant) and a ``kind`` event (the computation)."""
+        t_arrive = self.env.now
+        with self.server_workers.request() as slot:
+            yield slot
+            t_granted = self.env.now
+            self.recorder.event(Event(t_arrive, t_granted, device, rnd, SERVER_QUEUE))
+            yield self.env.timeout(flops / self.server_flops_per_s)
+            self.recorder.event(Event(t_granted, self.env.now, device, rnd, kind))
+            return work()
