@@ -252,6 +252,23 @@ class BlockFading:
             self._next_chunk += 1
         return self._chunks[c][row]
 
+    def powers(self, j0: int, count: int) -> NDArray[np.float64]:
+        """|h|² of every link in blocks ``j0 .. j0+count-1``: shape (count, n_links).
+
+        Same values as ``power(j)`` block by block (a new array, drawn chunks reused).
+        """
+        j0 = _validate.integer("j0", j0, 0)
+        count = _validate.integer("count", count, 1)
+        if self.model.deterministic:
+            return np.ones((count, self.n_links), dtype=np.float64)
+        first, last = j0 // self.chunk_blocks, (j0 + count - 1) // self.chunk_blocks
+        self.power(j0 + count - 1)  # draws every chunk up to the last one, in order
+        if first < self._first_kept_chunk:
+            self.power(j0)  # raises the discarded-block error
+        rows = np.concatenate([self._chunks[c] for c in range(first, last + 1)])
+        start = j0 - first * self.chunk_blocks
+        return rows[start : start + count]
+
     def start_s(self, j: int) -> float:
         """Start time of block ``j``, seconds: exactly ``j * coherence_s``."""
         return j * self.coherence_s

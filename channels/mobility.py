@@ -38,6 +38,21 @@ class MobilityModel:
         """Speeds at time ``t_s`` (seconds, finite, >= 0): array (n,), m/s."""
         raise NotImplementedError
 
+    def positions(self, times_s: ArrayLike) -> NDArray[np.float64]:
+        """Positions at each of ``times_s`` (T,) seconds: array (T, n, 2), metres.
+
+        Equal to stacking :meth:`position` over the times; models override it to vectorize.
+        """
+        times = np.atleast_1d(np.asarray(times_s, dtype=np.float64))
+        return np.stack([self.position(float(t)) for t in times])
+
+
+def _times_array(times_s: ArrayLike) -> NDArray[np.float64]:
+    times = np.atleast_1d(np.asarray(times_s, dtype=np.float64))
+    if times.ndim != 1 or not np.all(np.isfinite(times)) or np.any(times < 0):
+        raise ValueError(f"times_s must be a 1-D array of finite times >= 0 s, got {times_s!r}")
+    return times
+
 
 def _positions_array(name: str, positions_m: ArrayLike, n: int | None = None) -> NDArray:
     p = np.array(positions_m, dtype=np.float64)
@@ -71,6 +86,10 @@ class Static(MobilityModel):
     def speed(self, t_s: float) -> NDArray[np.float64]:
         _validate.nonnegative("t_s", t_s)
         return np.zeros(self.n, dtype=np.float64)
+
+    def positions(self, times_s: ArrayLike) -> NDArray[np.float64]:
+        times = _times_array(times_s)
+        return np.broadcast_to(self._positions_m, (len(times), self.n, 2)).copy()
 
     def __repr__(self) -> str:
         return f"Static(n={self.n})"
@@ -240,6 +259,24 @@ class RandomWaypoint(MobilityModel):
 
     def position(self, t_s: float) -> NDArray[np.float64]:
         return self._state(t_s)[0]
+
+    def positions(self, times_s: ArrayLike) -> NDArray[np.float64]:
+        times = _times_array(times_s)
+        out = np.empty((len(times), self.n, 2))
+        if len(times) == 0:
+            return out
+        t_max = float(times.max())
+        for d, legs in enumerate(self._legs):
+            while legs.start_s[-1] <= t_max:
+                self._extend(legs)
+            i = np.searchsorted(legs.start_s, times, side="right") - 1
+            start, arrive = legs.start_s[i], legs.arrive_s[i]
+            a, b = legs.waypoints[i], legs.waypoints[i + 1]
+            moving = times < arrive
+            # same arithmetic as _state: interpolate while moving, the waypoint when paused
+            frac = (times - start) / np.where(moving, arrive - start, 1.0)
+            out[:, d] = np.where(moving[:, None], a + frac[:, None] * (b - a), b)
+        return out
 
     def speed(self, t_s: float) -> NDArray[np.float64]:
         return self._state(t_s)[1]

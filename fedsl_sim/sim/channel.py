@@ -72,28 +72,54 @@ class RadioChannel:
         self.coherence_s = net.fading.coherence_s
         self.fading = BlockFading(fading_model, self.n, self.coherence_s, streams.numpy("fading"))
         self.time_varying = net.fading.model != "none" or dev.mobility.kind != "static"
-        self._cache_block = -1
-        self._cache_gain = np.empty(0)
+        self._chunks: dict[int, np.ndarray] = {}
+
+    CHUNK_BLOCKS = 1024
 
     def block_at(self, t_s: float) -> int:
         """Index of the block containing ``t_s`` (always 0 for a channel that never changes)."""
         return self.fading.index_at(t_s) if self.time_varying else 0
 
     def block_start_s(self, j: int) -> float:
+        """Start of block ``j``: exactly ``j * coherence_s`` seconds."""
         return self.fading.start_s(j)
 
     def distance_m(self, t_s: float) -> np.ndarray:
-        """(n,) distances to the base station, metres."""
+        """(n,) distances to the base station at ``t_s``, metres."""
         return np.hypot(*self.mobility.position(t_s).T)
 
     def mean_gain_db(self, t_s: float) -> np.ndarray:
         """(n,) large-scale gain (−path loss + shadowing) in dB at ``t_s``."""
         return -self.pathloss.loss_db(self.distance_m(t_s)) + self.shadowing_db
 
+    def gains(self, j0: int, count: int) -> np.ndarray:
+        """(count, n) linear power gains of blocks ``j0 .. j0+count-1``.
+
+        Computed a chunk of blocks at a time (positions at every block start, path loss,
+        shadowing, fading, all vectorized) and cached; chunks before ``j0``'s are dropped, since
+        simulated time never goes back.
+        """
+        size = self.CHUNK_BLOCKS
+        first, last = j0 // size, (j0 + count - 1) // size
+        for c in [c for c in self._chunks if c < first]:
+            del self._chunks[c]
+        rows = [self._chunk(c) for c in range(first, last + 1)]
+        block = rows[0] if len(rows) == 1 else np.concatenate(rows)
+        start = j0 - first * size
+        return block[start : start + count]
+
     def gain(self, j: int) -> np.ndarray:
-        """(n,) linear power gains of block ``j`` (cached for the current block)."""
-        if j != self._cache_block:
-            large_db = self.mean_gain_db(self.block_start_s(j))
-            self._cache_gain = 10.0 ** (large_db / 10.0) * self.fading.power(j)
-            self._cache_block = j
-        return self._cache_gain
+        """(n,) linear power gains of block ``j``."""
+        return self.gains(j, 1)[0]
+
+    def _chunk(self, c: int) -> np.ndarray:
+        chunk = self._chunks.get(c)
+        if chunk is None:
+            size = self.CHUNK_BLOCKS
+            starts_s = np.arange(c * size, (c + 1) * size) * self.coherence_s
+            pos = self.mobility.positions(starts_s)  # (size, n, 2)
+            large_db = -self.pathloss.loss_db(np.hypot(pos[..., 0], pos[..., 1]))
+            large_db += self.shadowing_db
+            chunk = 10.0 ** (large_db / 10.0) * self.fading.powers(c * size, size)
+            self._chunks[c] = chunk
+        return chunk

@@ -10,9 +10,13 @@ SNR grows as the share shrinks); on the downlink the base station spreads its po
 the band, so a share B_k carries P_bs * B_k / B and the SNR does not depend on the share.
 Below the outage threshold a link carries nothing (policy ``wait``: the transmission pauses).
 
-Whenever the set of transmissions or the channel block changes, the medium brings every active
-transmission's remaining bits up to date, recomputes the rates and re-plans the next completion,
-so a transmission ends exactly when the integral of its piecewise-constant rate reaches its bits.
+Whenever the set of active transmissions changes (one starts or ends), the medium brings every
+active transmission's remaining bits up to date and re-plans: it computes each transmission's
+rate in every upcoming channel block (the rate is constant within a block while the set is
+unchanged), integrates them, and schedules one SimPy event at the earliest instant at which a
+transmission's integral reaches its bits. A transmission therefore ends exactly when the
+integral of its piecewise-constant rate reaches its bits, at the cost of one event per start or
+end rather than one per coherence block.
 """
 
 from __future__ import annotations
@@ -49,28 +53,47 @@ class TxResult:
 class _Tx:
     __slots__ = (
         "device",
+        "uplink",
         "bits",
         "remaining",
         "event",
         "t_start",
-        "rate",
-        "snr",
         "on_air",
         "snr_integral",
-        "finish_at",
     )
 
-    def __init__(self, device: int, bits: int, event: simpy.Event, now: float) -> None:
+    def __init__(
+        self, device: int, uplink: bool, bits: int, event: simpy.Event, now: float
+    ) -> None:
         self.device = device
+        self.uplink = uplink
         self.bits = bits
         self.remaining = float(bits)
         self.event = event
         self.t_start = now
-        self.rate = 0.0
-        self.snr = 0.0
         self.on_air = 0.0
         self.snr_integral = 0.0
-        self.finish_at = math.inf
+
+
+@dataclass
+class _Plan:
+    """Rates of the active transmissions over upcoming segments (channel blocks), from ``t0``.
+
+    Segment k spans offsets [seg_off[k], seg_off[k+1]) seconds after t0 and is channel block
+    j0 + k; the cumulative arrays have one leading row of zeros (shape (S+1, m)).
+    """
+
+    t0: float
+    j0: int
+    seg_off: np.ndarray  # (S,)
+    rate: np.ndarray  # (S, m) bit/s
+    snr: np.ndarray  # (S, m) linear
+    cum_bits: np.ndarray
+    cum_on_air: np.ndarray
+    cum_snr: np.ndarray
+    wake_off: float  # offset of the planned wake-up
+    wake_block: int | None  # block at the wake-up when it is a horizon end, else None
+    finishing: list[int]  # columns that complete at the wake-up
 
 
 class Medium:
@@ -86,6 +109,10 @@ class Medium:
     bs_tx_power_w : base-station transmit power, W.
     snr_threshold_linear : outage threshold (linear SNR), or None for no outage.
     """
+
+    #: Longest look-ahead of one plan, in channel blocks; a plan that sees no completion
+    #: within it wakes up at its end and plans again.
+    MAX_HORIZON_BLOCKS = 1 << 16
 
     def __init__(
         self,
@@ -104,106 +131,158 @@ class Medium:
         self.device_tx_power_w = np.asarray(device_tx_power_w, dtype=float)
         self.bs_tx_power_w = float(bs_tx_power_w)
         self.snr_threshold = snr_threshold_linear
-        self._active: dict[str, list[_Tx]] = {d: [] for d in DIRECTIONS}
-        self._t_last = 0.0
+        self._txs: list[_Tx] = []
+        self._plan: _Plan | None = None
         self._block = 0
         self._token = 0
-        self._wake_block: int | None = None
 
     def transmit(self, device: int, direction: str, bits: int) -> simpy.Event:
         """Start sending ``bits`` on ``device``'s link; the event's value is a :class:`TxResult`."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         now = self.env.now
         event = self.env.event()
         if bits <= 0:
             event.succeed(TxResult(now, now, 0, 0.0, math.nan, math.nan))
             return event
         self._advance(now)
-        self._active[direction].append(_Tx(device, int(bits), event, now))
+        self._txs.append(_Tx(device, direction == UPLINK, int(bits), event, now))
         self._replan(now)
         return event
 
     # ------------------------------------------------------------------ internals
     def _advance(self, now: float) -> None:
-        """Bring every active transmission's remaining bits to ``now``."""
-        dt = now - self._t_last
-        if dt > 0:
-            for txs in self._active.values():
-                for tx in txs:
-                    if tx.rate > 0:
-                        tx.remaining -= tx.rate * dt
-                        tx.on_air += dt
-                    tx.snr_integral += tx.snr * dt
-        self._t_last = now
-        if self.channel.time_varying and now >= self.channel.block_start_s(self._block + 1):
-            self._block = self.channel.block_at(now)
+        """Bring every active transmission's remaining bits, time on air and SNR integral to
+        ``now`` from the current plan."""
+        plan = self._plan
+        if plan is None:
+            return
+        dt = now - plan.t0
+        k = int(np.searchsorted(plan.seg_off, dt, side="right")) - 1
+        tail = dt - plan.seg_off[k]
+        rate, snr = plan.rate[k], plan.snr[k]
+        bits = plan.cum_bits[k] + rate * tail
+        on_air = plan.cum_on_air[k] + (rate > 0) * tail
+        snr_int = plan.cum_snr[k] + snr * tail
+        for i, tx in enumerate(self._txs):
+            tx.remaining -= bits[i]
+            tx.on_air += on_air[i]
+            tx.snr_integral += snr_int[i]
+        self._block = plan.j0 + k
+        self._plan = None
+
+    def _rates(self, gains: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rates and SNRs (S, m) of the active transmissions given block gains (S, n)."""
+        txs = self._txs
+        devices = np.fromiter((tx.device for tx in txs), dtype=np.intp, count=len(txs))
+        uplink = np.fromiter((tx.uplink for tx in txs), dtype=bool, count=len(txs))
+        n_up = int(uplink.sum())
+        share_hz = np.where(
+            uplink, self.bandwidth_hz / max(n_up, 1), self.bandwidth_hz / max(len(txs) - n_up, 1)
+        )
+        # uplink: the device's whole power in its share; downlink: the BS's power spread evenly
+        power_w = np.where(
+            uplink,
+            self.device_tx_power_w[devices],
+            self.bs_tx_power_w * share_hz / self.bandwidth_hz,
+        )
+        snr = power_w * gains[:, devices] / (self.noise_psd * share_hz)
+        rate = share_hz * np.log2(1.0 + snr)
+        if self.snr_threshold is not None:
+            rate[snr < self.snr_threshold] = 0.0
+        return rate, snr
 
     def _replan(self, now: float) -> None:
-        gain = self.channel.gain(self._block)
-        next_t = math.inf
-        any_active = False
-        for direction, txs in self._active.items():
-            m = len(txs)
-            if m == 0:
-                continue
-            any_active = True
-            share_hz = self.bandwidth_hz / m
-            devices = np.fromiter((tx.device for tx in txs), dtype=np.intp, count=m)
-            if direction == UPLINK:
-                p_rx = self.device_tx_power_w[devices] * gain[devices]
-            else:
-                p_rx = self.bs_tx_power_w * (share_hz / self.bandwidth_hz) * gain[devices]
-            snr = p_rx / (self.noise_psd * share_hz)
-            rate = share_hz * np.log2(1.0 + snr)
-            if self.snr_threshold is not None:
-                rate[snr < self.snr_threshold] = 0.0
-            for tx, r, s in zip(txs, rate.tolist(), snr.tolist(), strict=True):
-                tx.rate = r
-                tx.snr = s
-                tx.finish_at = now + tx.remaining / r if r > 0 else math.inf
-                next_t = min(next_t, tx.finish_at)
-        self._wake_block = None
-        if any_active and self.channel.time_varying:
-            boundary = self.channel.block_start_s(self._block + 1)
-            if boundary < next_t:
-                next_t = boundary
-                self._wake_block = self._block + 1
         self._token += 1
-        if math.isinf(next_t):
-            if any_active:
-                stuck = sorted(tx.device for txs in self._active.values() for tx in txs)
+        if not self._txs:
+            return
+        remaining = np.fromiter((tx.remaining for tx in self._txs), dtype=float)
+        j0 = self._block
+        horizon = 1
+        if self.channel.time_varying:
+            # first guess: enough blocks for the smallest message at the current rates
+            rate0, _ = self._rates(self.channel.gains(j0, 1))
+            best = float(np.max(rate0)) * self.channel.coherence_s
+            guess = float(np.min(remaining)) / best if best > 0 else 64.0
+            horizon = int(min(self.MAX_HORIZON_BLOCKS, max(16, 2 * guess)))
+        while True:
+            rate, snr = self._rates(self.channel.gains(j0, horizon))
+            if self.channel.time_varying:
+                starts = (j0 + np.arange(horizon + 1)) * self.channel.coherence_s
+                ends_off = starts[1:] - now
+                seg_off = np.concatenate(([0.0], ends_off[:-1]))
+                seg_len = ends_off - seg_off
+            else:
+                seg_off, seg_len = np.zeros(1), np.full(1, math.inf)
+            with np.errstate(invalid="ignore"):
+                delivered = rate * seg_len[:, None]
+            cum = np.zeros((horizon + 1, len(remaining)))
+            np.cumsum(delivered, axis=0, out=cum[1:])
+            reach = cum[1:] >= remaining  # nan (zero rate forever) compares False
+            done = reach.any(axis=0)
+            if done.any():
+                cols = np.flatnonzero(done)
+                k = reach[:, cols].argmax(axis=0)
+                fin = seg_off[k] + (remaining[cols] - cum[k, cols]) / rate[k, cols]
+                wake_off = float(fin.min())
+                finishing = cols[fin == wake_off].tolist()
+                wake_block = None
+                break
+            if not self.channel.time_varying:
+                stuck = sorted(tx.device for tx in self._txs)
                 raise SimulationError(
                     f"devices {stuck} are in permanent outage: the channel never changes "
                     "(no fading, no mobility) and their SNR is below "
                     "network.outage.snr_threshold_db"
                 )
-            return
+            if horizon >= self.MAX_HORIZON_BLOCKS:
+                wake_off, finishing, wake_block = float(ends_off[-1]), [], j0 + horizon
+                break
+            horizon = min(self.MAX_HORIZON_BLOCKS, horizon * 4)
+        on_air = (rate > 0) * seg_len[:, None] if self.channel.time_varying else None
+        zeros = np.zeros((1, len(remaining)))
+        self._plan = _Plan(
+            t0=now,
+            j0=j0,
+            seg_off=seg_off,
+            rate=rate,
+            snr=snr,
+            cum_bits=cum,
+            cum_on_air=zeros if on_air is None else np.vstack((zeros, np.cumsum(on_air, 0))),
+            cum_snr=zeros
+            if on_air is None
+            else np.vstack((zeros, np.cumsum(snr * seg_len[:, None], 0))),
+            wake_off=wake_off,
+            wake_block=wake_block,
+            finishing=finishing,
+        )
         token = self._token
-        wake = self.env.timeout(next_t - now)
+        wake = self.env.timeout(wake_off)
         wake.callbacks.append(lambda _ev: self._wake(token))
 
     def _wake(self, token: int) -> None:
         if token != self._token:
             return  # superseded by a later re-plan
+        plan = self._plan
+        assert plan is not None
         now = self.env.now
-        planned_block = self._wake_block
         self._advance(now)
-        if planned_block is not None and planned_block > self._block:
-            # the boundary time now - (b - now) may differ from b by an ulp
-            self._block = planned_block
-        for txs in self._active.values():
-            done = [tx for tx in txs if tx.finish_at <= now]
-            for tx in done:
-                txs.remove(tx)
-                duration = now - tx.t_start
-                mean_snr = tx.snr_integral / duration if duration > 0 else tx.snr
-                tx.event.succeed(
-                    TxResult(
-                        t_start_s=tx.t_start,
-                        t_end_s=now,
-                        bits=tx.bits,
-                        on_air_s=tx.on_air,
-                        mean_rate_bps=tx.bits / duration if duration > 0 else math.inf,
-                        mean_snr_db=10.0 * math.log10(mean_snr) if mean_snr > 0 else -math.inf,
-                    )
+        if plan.wake_block is not None:
+            # a horizon end is a block boundary; now = t0 + (b - t0) may differ from b by an ulp
+            self._block = plan.wake_block
+        done = [self._txs[i] for i in plan.finishing]
+        for tx in done:
+            self._txs.remove(tx)
+            duration = now - tx.t_start
+            mean_snr = tx.snr_integral / duration if duration > 0 else math.nan
+            tx.event.succeed(
+                TxResult(
+                    t_start_s=tx.t_start,
+                    t_end_s=now,
+                    bits=tx.bits,
+                    on_air_s=tx.on_air,
+                    mean_rate_bps=tx.bits / duration if duration > 0 else math.inf,
+                    mean_snr_db=10.0 * math.log10(mean_snr) if mean_snr > 0 else -math.inf,
                 )
+            )
         self._replan(now)

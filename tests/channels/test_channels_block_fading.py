@@ -160,3 +160,16 @@ def test_invalid_queries_and_types():
         fading.BlockFading("rayleigh", 2, 0.01, np.random.default_rng(0))
     with pytest.raises(TypeError, match="Generator"):
         fading.BlockFading(fading.make("rayleigh"), 2, 0.01, 7)
+
+
+def test_powers_range_equals_blockwise_power():
+    def make():
+        return fading.BlockFading(
+            fading.make("rayleigh"), 3, 0.01, np.random.default_rng(9), chunk_blocks=16
+        )
+
+    bf, ref = make(), make()
+    block = bf.powers(10, 40)  # spans three chunks
+    assert block.shape == (40, 3)
+    np.testing.assert_array_equal(block, np.stack([ref.power(j) for j in range(10, 50)]))
+    np.testing.assert_array_equal(bf.powers(49, 1)[0], ref.power(49))

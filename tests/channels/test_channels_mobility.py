@@ -194,3 +194,27 @@ def test_invalid_queries_and_static():
     with pytest.raises(TypeError, match="Generator"):
         mobility.make("random_waypoint", n=1, rng=1, speed_mps=(1, 2), area_m=(5, 5))
     assert set(mobility.MODELS.names()) >= {"static", "random_waypoint"}
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        lambda: mobility.make("static", positions_m=[[1.0, 2.0], [-3.0, 4.0]]),
+        lambda: mobility.make(
+            "random_waypoint",
+            n=4,
+            rng=np.random.default_rng(5),
+            speed_mps=(1, 3),
+            pause_s=2.0,
+            radius_m=50.0,
+        ),
+    ],
+    ids=["static", "random_waypoint"],
+)
+def test_vectorized_positions_equal_scalar_positions(model):
+    times = np.concatenate([np.linspace(0, 300, 997), [0.0, 12.5, 12.5]])
+    vec = model().positions(times)
+    scalar = model()
+    expected = np.stack([scalar.position(float(t)) for t in times])
+    assert vec.shape == (len(times), scalar.n, 2)
+    np.testing.assert_array_equal(vec, expected)

@@ -1,0 +1,278 @@
+"""The time model against hand calculations: one device's round, an exact two-device event
+trace, and the medium's integration of a piecewise-constant rate."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import simpy
+from simtools import make_scenario
+
+from fedsl_sim.engine import Simulation
+from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium, SimulationError
+
+C = 299_792_458.0
+BANDWIDTH_HZ = 20e6
+# Link budget of a device 100 m from the BS, log-distance exponent 3.5, d0 = 1 m, 3.5 GHz:
+# PL = 20 log10(4 pi d0 fc / c) + 35 log10(100) = 43.32 + 70 = 113.32 dB
+PATHLOSS_DB = 20 * math.log10(4 * math.pi * 3.5e9 / C) + 35 * math.log10(100.0)
+GAIN = 10 ** (-PATHLOSS_DB / 10)
+N0_W_PER_HZ = 10 ** ((-174 + 7) / 10) / 1000  # -174 dBm/Hz + 7 dB noise figure
+P_DEV_W = 10 ** (23 / 10) / 1000  # 23 dBm
+P_BS_W = 10 ** (43 / 10) / 1000  # 43 dBm
+
+
+def uplink_rate(share_hz: float) -> float:
+    """The device's whole power in its share: SNR grows as the share shrinks."""
+    return share_hz * math.log2(1 + P_DEV_W * GAIN / (N0_W_PER_HZ * share_hz))
+
+
+def downlink_rate(share_hz: float) -> float:
+    """The BS spreads its power over the band: a share carries P_bs * share / B."""
+    return share_hz * math.log2(1 + P_BS_W * GAIN / (N0_W_PER_HZ * BANDWIDTH_HZ))
+
+
+# small_cnn on 8x8 digits, split after layer 2 (per sample; FLOPs = 2 per MAC + 1 per bias
+# add, ReLU 1 per element, 2x2 max-pool 4 per output element):
+#   layer 1: conv 1->16 3x3 on 8x8: 2*1*9*16*64 + 16*64 = 19456; ReLU 1024       -> 20480
+#   layer 2: conv 16->32 3x3 on 8x8: 2*16*9*32*64 + 32*64 = 591872; ReLU 2048;
+#            pool 4*32*4*4 = 2048                                                 -> 595968
+CLIENT_FWD = 20480 + 595968  # 616448
+#   layer 3: conv 32->64 on 4x4: 2*32*9*64*16 + 64*16 = 590848; ReLU 1024; pool 1024
+#   layer 4: linear 256->128: 2*256*128 + 128 = 65664; ReLU 128
+#   layer 5: linear 128->10: 2*128*10 + 10 = 2570
+SERVER_FWD = 590848 + 2048 + 65664 + 128 + 2570  # 661258
+CLIENT_PARAMS = (16 * 9 + 16) + (32 * 16 * 9 + 32)  # 160 + 4640 = 4800
+BATCH = 32
+ACT_BITS = BATCH * 32 * 4 * 4 * 32  # split activations (32, 4, 4) as float32
+LABEL_BITS = BATCH * 4  # ceil(log2 10) bits per label
+MODEL_BITS = 32 * CLIENT_PARAMS
+F_DEV, F_SRV = 5e9, 1e13
+
+
+def kinds_and_times(sim: Simulation) -> list[tuple[int | None, str, float, float]]:
+    return [(e.device, e.kind, e.t_start_s, e.t_end_s) for e in sim.world.recorder.events]
+
+
+def test_single_device_round_time_is_analytic():
+    sim = Simulation.build(make_scenario())
+    sim.run_rounds()
+    fwd = BATCH * CLIENT_FWD / F_DEV
+    ul = (ACT_BITS + LABEL_BITS) / uplink_rate(BANDWIDTH_HZ)
+    srv = BATCH * 3 * SERVER_FWD / F_SRV  # forward + backward (2x forward)
+    dl = ACT_BITS / downlink_rate(BANDWIDTH_HZ)
+    bwd = BATCH * 2 * CLIENT_FWD / F_DEV
+    up = MODEL_BITS / uplink_rate(BANDWIDTH_HZ)
+    agg = 2 * CLIENT_PARAMS * 1 / F_SRV  # one multiply-add per parameter per model
+    down = MODEL_BITS / downlink_rate(BANDWIDTH_HZ)
+    steps = [
+        (0, "client_forward", fwd),
+        (0, "uplink", ul),
+        (0, "server_queue", 0.0),
+        (0, "server_compute", srv),
+        (0, "downlink", dl),
+        (0, "client_backward", bwd),
+        (0, "model_upload", up),
+        (None, "server_queue", 0.0),
+        (None, "aggregation", agg),
+        (0, "model_download", down),
+    ]
+    trace = kinds_and_times(sim)
+    assert [(d, k) for d, k, _, _ in trace] == [(d, k) for d, k, _ in steps]
+    t = 0.0
+    for (_, _, t0, t1), (_, kind, duration) in zip(trace, steps, strict=True):
+        assert t0 == pytest.approx(t, rel=1e-12, abs=1e-15), kind
+        t += duration
+        assert t1 == pytest.approx(t, rel=1e-12, abs=1e-15), kind
+    assert sim.world.recorder.rounds[0].sim_time_s == pytest.approx(t, rel=1e-12)
+    # bits and energy booked with the events
+    ev = {e.kind: e for e in sim.world.recorder.events if e.device == 0}
+    assert ev["uplink"].bits == ACT_BITS + LABEL_BITS
+    assert ev["downlink"].bits == ACT_BITS
+    assert ev["model_upload"].bits == MODEL_BITS
+    assert ev["uplink"].energy_j == pytest.approx(P_DEV_W * ul, rel=1e-12)
+    assert ev["downlink"].energy_j == 0.0
+    # kappa f^2 cycles, cycles = FLOPs * cpu_hz / flops_per_s: 1e-28 * 1e9^2 * 1e9 / 5e9
+    assert ev["client_forward"].energy_j == pytest.approx(
+        1e-28 * 1e18 * BATCH * CLIENT_FWD * 1e9 / F_DEV, rel=1e-12
+    )
+    assert ev["uplink"].snr_db == pytest.approx(
+        10 * math.log10(P_DEV_W * GAIN / (N0_W_PER_HZ * BANDWIDTH_HZ)), rel=1e-12
+    )
+
+
+def test_two_device_event_trace():
+    sim = Simulation.build(
+        make_scenario(
+            devices__count=2,
+            devices__placement={"kind": "fixed", "positions_m": [[100.0, 0.0], [0.0, 100.0]]},
+        )
+    )
+    sim.run_rounds()
+    f = BATCH * CLIENT_FWD / F_DEV
+    s = BATCH * 3 * SERVER_FWD / F_SRV
+    r_full_dl, r_half_dl = downlink_rate(BANDWIDTH_HZ), downlink_rate(BANDWIDTH_HZ / 2)
+    r_full_ul, r_half_ul = uplink_rate(BANDWIDTH_HZ), uplink_rate(BANDWIDTH_HZ / 2)
+    # both uplinks share the band from t = f and end together
+    t1 = f + (ACT_BITS + LABEL_BITS) / r_half_ul
+    # device 0 is served first; its downlink runs alone for s, then shares with device 1's
+    t4 = t1 + 2 * s + (ACT_BITS - r_full_dl * s) / r_half_dl
+    t5 = t4 + s  # device 1 has r_full_dl * s bits left when device 0 ends, alone again
+    # model uploads: the same pattern, offset by the backward passes
+    u0 = t4 + 2 * f
+    t6 = u0 + s + (MODEL_BITS - r_full_ul * s) / r_half_ul
+    t7 = t6 + s
+    agg = 2 * CLIENT_PARAMS * 2 / F_SRV
+    t8 = t7 + agg
+    t9 = t8 + MODEL_BITS / r_half_dl
+    expected = [
+        (0, "client_forward", 0.0, f),
+        (1, "client_forward", 0.0, f),
+        (0, "uplink", f, t1),
+        (1, "uplink", f, t1),
+        (0, "server_queue", t1, t1),
+        (0, "server_compute", t1, t1 + s),
+        (1, "server_queue", t1, t1 + s),
+        (1, "server_compute", t1 + s, t1 + 2 * s),
+        (0, "downlink", t1 + s, t4),
+        (1, "downlink", t1 + 2 * s, t5),
+        (0, "client_backward", t4, t4 + 2 * f),
+        (1, "client_backward", t5, t5 + 2 * f),
+        (0, "model_upload", u0, t6),
+        (1, "model_upload", u0 + s, t7),
+        (None, "server_queue", t7, t7),
+        (None, "aggregation", t7, t8),
+        (0, "model_download", t8, t9),
+        (1, "model_download", t8, t9),
+    ]
+    trace = kinds_and_times(sim)
+    assert [(d, k) for d, k, _, _ in trace] == [(d, k) for d, k, _, _ in expected]
+    for got, want in zip(trace, expected, strict=True):
+        assert got[2:] == pytest.approx(want[2:], rel=1e-9, abs=1e-12), want[:2]
+
+
+class PiecewiseChannel:
+    """A hand-made block channel: gains per block, block length 1 s."""
+
+    time_varying = True
+    coherence_s = 1.0
+
+    def __init__(self, gains_by_block: list[float], n_devices: int = 2) -> None:
+        self._g = gains_by_block
+        self._n = n_devices
+
+    def gains(self, j0: int, count: int) -> np.ndarray:
+        g = [self._g[min(j, len(self._g) - 1)] for j in range(j0, j0 + count)]
+        return np.repeat(np.asarray(g, dtype=float)[:, None], self._n, axis=1)
+
+
+def make_medium(env: simpy.Environment, channel, threshold: float | None) -> Medium:
+    # noise PSD 1 W/Hz, bandwidth 1 Hz, P = 1 W: SNR = gain, rate = log2(1 + gain) bit/s
+    return Medium(env, channel, 1.0, 1.0, np.array([1.0]), 1.0, threshold)
+
+
+def test_transmission_integrates_piecewise_rate_with_outage_wait():
+    # block 0: SNR 3 -> 2 bit/s; block 1: SNR 0.5 < threshold 1 -> waits; blocks 2, 3:
+    # SNR 15 -> 4 bit/s. Start at t = 0.5 with 6 bits: 0.5 s * 2 = 1 bit in block 0, none in
+    # block 1, 4 bits in block 2, the last bit takes 0.25 s of block 3: ends at t = 3.25.
+    env = simpy.Environment()
+    medium = make_medium(env, PiecewiseChannel([3.0, 0.5, 15.0, 15.0]), threshold=1.0)
+    out = {}
+
+    def proc():
+        yield env.timeout(0.5)
+        out["res"] = yield medium.transmit(0, UPLINK, 6)
+
+    env.process(proc())
+    env.run()
+    res = out["res"]
+    assert res.t_start_s == 0.5
+    assert res.t_end_s == pytest.approx(3.25, rel=1e-15)
+    assert res.on_air_s == pytest.approx(0.5 + 1 + 0.25, rel=1e-15)  # not while waiting
+    assert res.mean_rate_bps == pytest.approx(6 / 2.75, rel=1e-15)
+    # time-averaged SNR: (3 * 0.5 + 0.5 * 1 + 15 * 1.25) / 2.75
+    assert res.mean_snr_db == pytest.approx(10 * math.log10(20.75 / 2.75), rel=1e-12)
+
+
+def test_ofdma_share_changes_rates_midway():
+    # static channel, gain 3 (SNR 3 on the full 1 Hz band): alone 2 bit/s; sharing, each
+    # uplink gets 0.5 Hz with SNR 6: 0.5 * log2(7) bit/s. A: 3 bits from t=0; B: 1 bit
+    # from t=1. A alone sends 2 bits by t=1; both then run at r = 0.5 log2 7 ~= 1.4037:
+    # A's last bit and B's single bit both take 1/r.
+    env = simpy.Environment()
+
+    class Static(PiecewiseChannel):
+        time_varying = False
+
+    medium = Medium(env, Static([3.0]), 1.0, 1.0, np.array([1.0, 1.0]), 1.0, None)
+    done = {}
+
+    def send(dev, delay, bits):
+        yield env.timeout(delay)
+        done[dev] = yield medium.transmit(dev, UPLINK, bits)
+
+    env.process(send(0, 0.0, 3))
+    env.process(send(1, 1.0, 1))
+    env.run()
+    r = 0.5 * math.log2(7)
+    assert done[0].t_end_s == pytest.approx(1 + 1 / r, rel=1e-14)
+    assert done[1].t_end_s == pytest.approx(1 + 1 / r, rel=1e-14)
+
+
+def test_downlink_snr_does_not_depend_on_share():
+    env = simpy.Environment()
+
+    class Static(PiecewiseChannel):
+        time_varying = False
+
+    medium = Medium(env, Static([3.0]), 1.0, 1.0, np.array([1.0, 1.0]), 1.0, None)
+    done = {}
+
+    def send(dev):
+        done[dev] = yield medium.transmit(dev, DOWNLINK, 1)
+
+    env.process(send(0))
+    env.process(send(1))
+    env.run()
+    # each gets half the band and half the BS power: SNR 3, rate 0.5 * log2(4) = 1 bit/s
+    assert done[0].t_end_s == pytest.approx(1.0, rel=1e-15)
+    assert done[0].mean_snr_db == pytest.approx(10 * math.log10(3), rel=1e-12)
+
+
+def test_permanent_outage_is_an_error_not_a_hang():
+    env = simpy.Environment()
+
+    class Static(PiecewiseChannel):
+        time_varying = False
+
+    medium = make_medium(env, Static([0.1]), threshold=1.0)
+
+    def send():
+        yield medium.transmit(0, UPLINK, 1)
+
+    with pytest.raises(SimulationError, match="permanent outage"):
+        env.process(send())
+        env.run()
+
+
+def test_scenario_with_unreachable_device_exits_1(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+    from simtools import TINY
+
+    data = {**TINY, "network": {**TINY["network"], "outage": {"snr_threshold_db": 60.0}}}
+    f = tmp_path / "far.yaml"
+    f.write_text(yaml.safe_dump(data))
+    proc = subprocess.run(
+        [sys.executable, "-m", "fedsl_sim", "run", str(f), "--quiet", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "permanent outage" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()

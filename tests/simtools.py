@@ -1,0 +1,45 @@
+"""Test helpers: small scenarios built in code (the schema fills every default)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fedsl_sim.scenario import Scenario, apply_overrides, validate_scenario
+
+# One device or a few, a static line-of-sight-free channel with no randomness in the link:
+# the numbers of the time model can be computed by hand.
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "seed": 1,
+    "scheme": "fedsl",
+    "stop": {"max_rounds": 1},
+    "learning": {
+        "dataset": {"name": "digits"},
+        "partition": {"kind": "iid"},
+        "model": {"name": "small_cnn"},
+        "split_layer": 2,
+        "batch_size": 32,
+        "aggregation_interval": 1,
+        "optimizer": {"name": "sgd", "lr": 0.05},
+        "eval_every_rounds": 1,
+    },
+    "devices": {
+        "count": 1,
+        "placement": {"kind": "fixed", "positions_m": [[100.0, 0.0]]},
+        "mobility": {"kind": "static"},
+    },
+    "network": {
+        "shadowing": {"std_db": 0.0},
+        "fading": {"model": "none"},
+        "outage": {"snr_threshold_db": None},
+    },
+}
+
+
+def make_scenario(base: dict[str, Any] | None = None, **overrides: Any) -> Scenario:
+    """``base`` (default TINY) with dotted overrides given as keyword arguments (``__`` for
+    ``.``), e.g. ``make_scenario(devices__count=2)``."""
+    data = copy.deepcopy(base if base is not None else TINY)
+    dotted = {k.replace("__", "."): v for k, v in overrides.items()}
+    return validate_scenario(apply_overrides(data, dotted, "test"), "test")
