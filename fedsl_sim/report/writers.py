@@ -35,7 +35,8 @@ DEVICE_COLUMNS = (
 def _cell(x: Any) -> Any:
     if x is None:
         return ""
-    if isinstance(x, float):
+    if isinstance(x, float):  # also numpy floats, whose repr would be "np.float64(...)"
+        x = float(x)
         return repr(x) if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "")
     return x
 

@@ -164,10 +164,12 @@ class Medium:
         bits = plan.cum_bits[k] + rate * tail
         on_air = plan.cum_on_air[k] + (rate > 0) * tail
         snr_int = plan.cum_snr[k] + snr * tail
-        for i, tx in enumerate(self._txs):
-            tx.remaining -= bits[i]
-            tx.on_air += on_air[i]
-            tx.snr_integral += snr_int[i]
+        for tx, b, air, snr_i in zip(
+            self._txs, bits.tolist(), on_air.tolist(), snr_int.tolist(), strict=True
+        ):
+            tx.remaining -= b
+            tx.on_air += air
+            tx.snr_integral += snr_i
         self._block = plan.j0 + k
         self._plan = None
 
