@@ -171,9 +171,14 @@ def run(
     shutil.rmtree(partial, ignore_errors=True)
     try:
         write_run(partial, sim, summary, plots=plots)
-        if final.exists():
-            final.rmdir()  # empty (checked above)
-        os.replace(partial, final)
+        while True:
+            try:
+                os.rename(partial, final)  # atomic; replaces an empty directory
+                break
+            except OSError:
+                if out_dir is not None or not final.exists():
+                    raise
+                final = default_run_dir(scenario)  # another run took the name meanwhile
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

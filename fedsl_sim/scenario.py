@@ -6,6 +6,7 @@ runtime objects are built from it and never see raw dicts. Units are in the fiel
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -61,6 +62,10 @@ class DigitsDataset(_Model):
     name: Literal["digits"]
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
 
+    @property
+    def image_hw(self) -> int:
+        return 8
+
 
 class SyntheticDataset(_Model):
     """CIFAR-shaped class-conditional synthetic images, for benchmarks."""
@@ -70,6 +75,10 @@ class SyntheticDataset(_Model):
     n_test: PositiveInt = 1000
     num_classes: Annotated[int, Field(ge=2)] = 10
     noise_std: Annotated[float, Field(ge=0)] = 1.0
+
+    @property
+    def image_hw(self) -> int:
+        return 32
 
 
 DatasetConfig = Annotated[DigitsDataset | SyntheticDataset, Field(discriminator="name")]
@@ -135,8 +144,16 @@ class LearningConfig(_Model):
 
     @model_validator(mode="after")
     def _split_inside_model(self) -> LearningConfig:
-        from fedsl_sim.learning.models import layer_count
+        from fedsl_sim.learning.models import layer_count, min_input_hw
 
+        need = min_input_hw(self.model.name)
+        if self.dataset.image_hw < need:
+            raise _FieldError(
+                ("model", "name"),
+                f"expected a model for {self.dataset.image_hw}x{self.dataset.image_hw} "
+                f"{self.dataset.name} images; {self.model.name} needs at least {need}x{need} "
+                "(e.g. dataset synthetic)",
+            )
         n_layers = layer_count(self.model.name)
         if self.split_layer > n_layers - 1:
             raise _FieldError(
@@ -311,6 +328,17 @@ class DevicesConfig(_Model):
                     ("mobility", "radius_m"),
                     "expected a radius (fixed placement has no disc to move in), got none",
                 )
+        if isinstance(self.mobility, RandomWaypointMobility) and self.mobility.radius_m is not None:
+            if isinstance(self.placement, FixedPlacement):
+                farthest = max(math.hypot(x, y) for x, y in self.placement.positions_m)
+            else:
+                farthest = self.placement.radius_m
+            if farthest > self.mobility.radius_m:
+                raise _FieldError(
+                    ("mobility", "radius_m"),
+                    f"expected a disc containing every start position (radius >= "
+                    f"{farthest:g} m), got {self.mobility.radius_m:g}",
+                )
         return self
 
 
@@ -359,12 +387,12 @@ class RayleighFading(_Fading):
 
 class RicianFading(_Fading):
     model: Literal["rician"]
-    k_db: float = 9.0
+    k_db: Annotated[float, Field(ge=-50, le=50)] = 9.0
 
 
 class NakagamiFading(_Fading):
     model: Literal["nakagami"]
-    m: Annotated[float, Field(ge=0.5)] = 1.0
+    m: Annotated[float, Field(ge=0.5, le=1000)] = 1.0
 
 
 FadingConfig = Annotated[
@@ -443,7 +471,10 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
         raise ScenarioError(source, "file not found")
     if p.is_dir():
         raise ScenarioError(source, "expected a YAML file, got a directory")
-    raw = p.read_bytes()
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(source, f"cannot read the file ({exc.strerror})") from None
     if b"\x00" in raw:
         raise ScenarioError(source, "expected a YAML text file, got binary data")
     try:

@@ -151,3 +151,39 @@ def test_codecs_shrink_payloads_and_compute_exactly():
     assert 0.45 < ratio < 0.75
     # the pruned model goes up as nonzeros + positions, less than the dense 32 * 4800 bits
     assert ev["model_upload"].bits < dev["model_upload"].bits == 32 * 4800
+
+
+def test_dynamic_pruning_revives_weights_kept_by_other_devices():
+    """Masks computed from local weights between aggregations differ across devices; the mask
+    computed after FedAvg starts from the average, so a weight one device had pruned but the
+    other kept can come back."""
+    sc = make_scenario(
+        scheme="lightweight_fedsl",
+        devices__count=2,
+        devices__placement={"kind": "fixed", "positions_m": [[100.0, 0.0], [0.0, 100.0]]},
+        learning__partition={"kind": "shards", "shards_per_device": 1},
+        learning__aggregation_interval=2,
+        compression__pruning={
+            "rate": 0.6,
+            "schedule": {
+                "kind": "ramp",
+                "start_round": 0,
+                "end_round": 1,
+                "update_every_rounds": 1,
+            },
+        },
+    )
+    sim = Simulation.build(sc)
+    env, scheme = sim.world.env, sim.scheme
+    for r in range(2):  # rounds 0, 1; FedAvg at the end of round 1
+        env.run(until=env.process(scheme.round(r)))
+    before = [p.masks for p in scheme.pruners]
+    assert any(not a.equal(b) for a, b in zip(before[0], before[1], strict=True))
+    env.run(until=env.process(scheme.round(2)))  # mask update from the averaged weights
+    after = [p.masks for p in scheme.pruners]
+    revived = sum(
+        int((~old & new).sum())
+        for k in range(2)
+        for old, new in zip(before[k], after[k], strict=True)
+    )
+    assert revived > 0

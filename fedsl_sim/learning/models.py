@@ -36,12 +36,16 @@ __all__ = [
     "init_parameters",
     "layer_count",
     "layer_names",
+    "min_input_hw",
     "make_spec",
 ]
 
 
 class ModelSpec(ABC):
     """Architecture of a split-able model: pure data until :meth:`build` is called."""
+
+    #: Smallest input height/width (pixels) the architecture accepts.
+    min_input_hw: int = 1
 
     @abstractmethod
     def layer_names(self) -> list[str]:
@@ -121,13 +125,15 @@ class SmallCNN(ModelSpec):
     Needs ``H, W >= 4``.
     """
 
+    min_input_hw = 4
+
     def layer_names(self) -> list[str]:
         return ["conv3-16", "conv3-32+pool", "conv3-64+pool", "fc-128", "fc-out"]
 
     def build(
         self, in_shape: tuple[int, int, int], num_classes: int, generator: torch.Generator
     ) -> list[nn.Sequential]:
-        c, h, w = _check_in_shape(in_shape, min_hw=4)
+        c, h, w = _check_in_shape(in_shape, min_hw=self.min_input_hw)
         num_classes = _check_num_classes(num_classes)
         flat = 64 * (h // 2 // 2) * (w // 2 // 2)
         layers = [
@@ -170,6 +176,8 @@ class VGG(ModelSpec):
         Insert BatchNorm2d after each conv (default True).
     """
 
+    min_input_hw = 32
+
     def __init__(self, depth: str, batch_norm: bool = True) -> None:
         if depth not in _VGG_CONFIGS:
             raise ValueError(f"depth must be one of {sorted(_VGG_CONFIGS)}; got {depth!r}")
@@ -191,7 +199,7 @@ class VGG(ModelSpec):
     def build(
         self, in_shape: tuple[int, int, int], num_classes: int, generator: torch.Generator
     ) -> list[nn.Sequential]:
-        c, h, w = _check_in_shape(in_shape, min_hw=32)
+        c, h, w = _check_in_shape(in_shape, min_hw=self.min_input_hw)
         num_classes = _check_num_classes(num_classes)
         blocks: list[list[nn.Module]] = []
         channels = c
@@ -283,6 +291,11 @@ def build_layers(
 def layer_count(name: str, **params: Any) -> int:
     """Number of blocks of model ``name`` without building any torch module."""
     return make_spec(name, **params).layer_count
+
+
+def min_input_hw(name: str) -> int:
+    """Smallest input height/width (pixels) model ``name`` accepts."""
+    return make_spec(name).min_input_hw
 
 
 def layer_names(name: str, **params: Any) -> list[str]:

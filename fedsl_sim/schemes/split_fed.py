@@ -248,7 +248,9 @@ class SplitFed(Scheme):
     def _download(self, k: int, r: int, bits: int) -> Process:
         yield from self.world.transmit(k, MODEL_DOWNLOAD, r, bits)
         self.clients[k].load_state_dict(self.global_client.state_dict())
-        if self.pruners is not None:
+        if self.pruners is not None and not self.schedule.is_update_round(r + 1):
+            # keep the device's mask until its next update; when one follows, the new mask is
+            # computed from the average itself, so weights other devices kept can come back
             self.pruners[k].apply(self.clients[k])
 
     # ------------------------------------------------------------------ evaluation

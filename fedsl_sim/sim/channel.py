@@ -103,6 +103,7 @@ class RadioChannel:
         first, last = j0 // size, (j0 + count - 1) // size
         for c in [c for c in self._chunks if c < first]:
             del self._chunks[c]
+        self.fading.discard_before(first * size)
         rows = [self._chunk(c) for c in range(first, last + 1)]
         block = rows[0] if len(rows) == 1 else np.concatenate(rows)
         start = j0 - first * size

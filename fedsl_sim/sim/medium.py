@@ -155,7 +155,9 @@ class Medium:
         """Bring every active transmission's remaining bits, time on air and SNR integral to
         ``now`` from the current plan."""
         plan = self._plan
-        if plan is None:
+        if plan is None:  # idle medium: only the channel block moved on
+            if self.channel.time_varying:
+                self._block = self.channel.block_at(now)
             return
         dt = now - plan.t0
         k = int(np.searchsorted(plan.seg_off, dt, side="right")) - 1

@@ -93,6 +93,32 @@ BAD_FIELDS = [
         "server.flops_per_s",
         "finite",
     ),
+    (
+        "model-too-big-for-images",
+        with_change("learning.model", {"name": "vgg11"}),
+        "learning.model.name",
+        "needs at least 32x32",
+    ),
+    (
+        "mobility-disc-too-small",
+        with_change("devices.mobility.radius_m", 100.0),
+        "devices.mobility.radius_m",
+        "radius >= 300",
+    ),
+    (
+        "rician-k-out-of-range",
+        with_change("network.fading", {"model": "rician", "k_db": 1e6}),
+        "network.fading.k_db",
+        "less than or equal to 50",
+    ),
+    (
+        "ramp-ends-before-start",
+        with_change(
+            "compression.pruning.schedule", {"kind": "ramp", "start_round": 10, "end_round": 5}
+        ),
+        "compression.pruning.schedule.end_round",
+        "end_round > start_round",
+    ),
 ]
 
 

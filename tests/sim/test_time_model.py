@@ -163,6 +163,9 @@ class PiecewiseChannel:
         self._g = gains_by_block
         self._n = n_devices
 
+    def block_at(self, t_s: float) -> int:
+        return math.floor(t_s / self.coherence_s)
+
     def gains(self, j0: int, count: int) -> np.ndarray:
         g = [self._g[min(j, len(self._g) - 1)] for j in range(j0, j0 + count)]
         return np.repeat(np.asarray(g, dtype=float)[:, None], self._n, axis=1)
@@ -194,6 +197,42 @@ def test_transmission_integrates_piecewise_rate_with_outage_wait():
     assert res.mean_rate_bps == pytest.approx(6 / 2.75, rel=1e-15)
     # time-averaged SNR: (3 * 0.5 + 0.5 * 1 + 15 * 1.25) / 2.75
     assert res.mean_snr_db == pytest.approx(10 * math.log10(20.75 / 2.75), rel=1e-12)
+
+
+def test_transmission_after_an_idle_gap_uses_the_current_block():
+    # 2 bits in block 0 (SNR 3 -> 2 bit/s) end at t = 1; the medium is idle until t = 2.5,
+    # in block 2 (SNR 15 -> 4 bit/s), where 2 bits take 0.5 s: end at t = 3.0.
+    env = simpy.Environment()
+    medium = make_medium(env, PiecewiseChannel([3.0, 0.5, 15.0, 1.0]), threshold=None)
+    ends = []
+
+    def proc():
+        res = yield medium.transmit(0, UPLINK, 2)
+        ends.append(res.t_end_s)
+        yield env.timeout(1.5)
+        res = yield medium.transmit(0, UPLINK, 2)
+        ends.append(res.t_end_s)
+
+    env.process(proc())
+    env.run()
+    assert ends == [pytest.approx(1.0, rel=1e-15), pytest.approx(3.0, rel=1e-15)]
+
+
+def test_long_outage_beyond_the_look_ahead_is_waited_out():
+    # outage for 10 blocks with a look-ahead of 2 blocks: the medium wakes at each horizon
+    # end and plans again; 4 bits at 4 bit/s from t = 10 end at t = 11.
+    env = simpy.Environment()
+    medium = make_medium(env, PiecewiseChannel([0.5] * 10 + [15.0]), threshold=1.0)
+    medium.MAX_HORIZON_BLOCKS = 2
+    out = {}
+
+    def proc():
+        out["res"] = yield medium.transmit(0, UPLINK, 4)
+
+    env.process(proc())
+    env.run()
+    assert out["res"].t_end_s == pytest.approx(11.0, rel=1e-15)
+    assert out["res"].on_air_s == pytest.approx(1.0, rel=1e-15)
 
 
 def test_ofdma_share_changes_rates_midway():
