@@ -171,6 +171,12 @@ class PiecewiseChannel:
         return np.repeat(np.asarray(g, dtype=float)[:, None], self._n, axis=1)
 
 
+class StaticChannel(PiecewiseChannel):
+    """A channel that never changes (one infinite block)."""
+
+    time_varying = False
+
+
 def make_medium(env: simpy.Environment, channel, threshold: float | None) -> Medium:
     # noise PSD 1 W/Hz, bandwidth 1 Hz, P = 1 W: SNR = gain, rate = log2(1 + gain) bit/s
     return Medium(env, channel, 1.0, 1.0, np.array([1.0]), 1.0, threshold)
@@ -242,10 +248,7 @@ def test_ofdma_share_changes_rates_midway():
     # A's last bit and B's single bit both take 1/r.
     env = simpy.Environment()
 
-    class Static(PiecewiseChannel):
-        time_varying = False
-
-    medium = Medium(env, Static([3.0]), 1.0, 1.0, np.array([1.0, 1.0]), 1.0, None)
+    medium = Medium(env, StaticChannel([3.0]), 1.0, 1.0, np.array([1.0, 1.0]), 1.0, None)
     done = {}
 
     def send(dev, delay, bits):
@@ -263,10 +266,7 @@ def test_ofdma_share_changes_rates_midway():
 def test_downlink_snr_does_not_depend_on_share():
     env = simpy.Environment()
 
-    class Static(PiecewiseChannel):
-        time_varying = False
-
-    medium = Medium(env, Static([3.0]), 1.0, 1.0, np.array([1.0, 1.0]), 1.0, None)
+    medium = Medium(env, StaticChannel([3.0]), 1.0, 1.0, np.array([1.0, 1.0]), 1.0, None)
     done = {}
 
     def send(dev):
@@ -283,10 +283,7 @@ def test_downlink_snr_does_not_depend_on_share():
 def test_permanent_outage_is_an_error_not_a_hang():
     env = simpy.Environment()
 
-    class Static(PiecewiseChannel):
-        time_varying = False
-
-    medium = make_medium(env, Static([0.1]), threshold=1.0)
+    medium = make_medium(env, StaticChannel([0.1]), threshold=1.0)
 
     def send():
         yield medium.transmit(0, UPLINK, 1)
