@@ -1,4 +1,4 @@
-"""Command line: ``fedsl-sim run | validate``.
+"""Command line: ``fedsl-sim run | validate | link``.
 
 Exit codes: 0 success, 2 invalid input (the message names the file, the dotted field path,
 what was expected and what was given; no traceback), 1 anything else.
@@ -46,6 +46,11 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     val = sub.add_parser("validate", help="validate scenario files")
     val.add_argument("files", nargs="+", help="scenario YAML files")
+    link = sub.add_parser("link", help="link budget of every device of a scenario")
+    link.add_argument("scenario", help="scenario YAML file")
+    link.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    link.add_argument("--seed", type=int, default=None, help="replace the scenario's seed")
+    link.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     return p
 
 
@@ -80,6 +85,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_link(args: argparse.Namespace) -> int:
+    import json
+
+    from fedsl_sim.linkbudget import format_link_budget, link_budget
+    from fedsl_sim.scenario import load_scenario, parse_override
+
+    overrides = dict(parse_override(o) for o in args.overrides)
+    sc = load_scenario(args.scenario, overrides=overrides, seed=args.seed)
+    rows = link_budget(sc)
+    print(json.dumps(rows, indent=2) if args.json else format_link_budget(sc, rows))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from fedsl_sim.scenario import ScenarioError
     from fedsl_sim.sim.medium import SimulationError
@@ -88,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _cmd_validate(args.files)
+        if args.command == "link":
+            return _cmd_link(args)
         return _cmd_run(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -98,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; no results were written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -408,10 +408,15 @@ class AccessConfig(_Model):
 
 
 class OutageConfig(_Model):
-    """Below ``snr_threshold_db`` a link carries nothing; ``wait``: the transmission pauses."""
+    """Below ``snr_threshold_db`` a link carries nothing. ``wait``: the transmission pauses;
+    ``harq``: each block in outage is a failed attempt (time and energy spent), the message is
+    lost after more than ``max_retransmissions`` of them (optionally Chase-combining the failed
+    blocks' SNR); ``drop``: the first block in outage loses the message."""
 
-    snr_threshold_db: float | None = -5.0
-    policy: Literal["wait"] = "wait"
+    snr_threshold_db: Annotated[float, Field(ge=-50, le=100)] | None = -5.0
+    policy: Literal["wait", "harq", "drop"] = "wait"
+    max_retransmissions: Annotated[int, Field(ge=0, le=1000)] = 3
+    chase_combining: bool = False
 
 
 class NetworkConfig(_Model):

@@ -173,7 +173,9 @@ class SplitFed(Scheme):
             sent, act_bits = self._encode(
                 self.act_q, self.dropout.apply(acts.detach(), mask), mask, k
             )
-            yield from world.transmit(k, UPLINK, r, act_bits + batch * self.label_bits)
+            sent_up = yield from world.transmit(k, UPLINK, r, act_bits + batch * self.label_bits)
+            if not sent_up.delivered:
+                continue  # the server never sees this batch: no update on either side
             loss, grad = yield from world.server_compute(
                 k,
                 r,
@@ -182,15 +184,18 @@ class SplitFed(Scheme):
             )
             world.recorder.train_loss(loss)
             grad_hat, grad_bits = self._encode(self.grad_q, grad, mask, k)
-            yield from world.transmit(k, DOWNLINK, r, grad_bits)
+            sent_down = yield from world.transmit(k, DOWNLINK, r, grad_bits)
+            if not sent_down.delivered:
+                continue  # the server has stepped; the device never gets its gradient
             client_backward(acts, self.dropout.grad_to_client(grad_hat, mask), opt)
             if pruner is not None:
                 pruner.apply(model)
             yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
         if aggregate:
             state, bits = self._upload_payload(k)
-            yield from world.transmit(k, MODEL_UPLOAD, r, bits)
-            self._uploads[k] = state
+            sent = yield from world.transmit(k, MODEL_UPLOAD, r, bits)
+            if sent.delivered:  # a lost upload leaves the device out of this average
+                self._uploads[k] = state
 
     # ------------------------------------------------------------------ aggregation
     def _masks(self, k: int) -> list[Tensor] | None:
@@ -226,8 +231,11 @@ class SplitFed(Scheme):
         return state, bits
 
     def _aggregate(self, r: int) -> Process:
-        uploads = [u for u in self._uploads if u is not None]
-        weights = [float(s) for s in self.data.sizes]
+        arrived = [k for k, u in enumerate(self._uploads) if u is not None]
+        if not arrived:
+            return  # every upload was lost: no new average, devices keep their models
+        uploads = [self._uploads[k] for k in arrived]
+        weights = [float(self.data.sizes[k]) for k in arrived]
         n = len(uploads)
         flops = 2.0 * self.n_client_params * n  # one multiply-add per parameter per model
         averaged = yield from self.world.server_compute(
@@ -246,7 +254,9 @@ class SplitFed(Scheme):
         )
 
     def _download(self, k: int, r: int, bits: int) -> Process:
-        yield from self.world.transmit(k, MODEL_DOWNLOAD, r, bits)
+        sent = yield from self.world.transmit(k, MODEL_DOWNLOAD, r, bits)
+        if not sent.delivered:
+            return  # the device keeps training its own model (and mask)
         self.clients[k].load_state_dict(self.global_client.state_dict())
         if self.pruners is not None and not self.schedule.is_update_round(r + 1):
             # keep the device's mask until its next update; when one follows, the new mask is

@@ -77,8 +77,9 @@ class RadioChannel:
     CHUNK_BLOCKS = 1024
 
     def block_at(self, t_s: float) -> int:
-        """Index of the block containing ``t_s`` (always 0 for a channel that never changes)."""
-        return self.fading.index_at(t_s) if self.time_varying else 0
+        """Index of the block containing ``t_s`` (blocks of ``coherence_s``; on a channel that
+        never changes every block has the same gains)."""
+        return self.fading.index_at(t_s)
 
     def block_start_s(self, j: int) -> float:
         """Start of block ``j``: exactly ``j * coherence_s`` seconds."""

@@ -8,7 +8,19 @@ the transmissions active in that direction. Device k's rate on a share B_k = B /
 with N0 = -174 dBm/Hz. On the uplink each device puts its whole power P_k into its share (its
 SNR grows as the share shrinks); on the downlink the base station spreads its power evenly over
 the band, so a share B_k carries P_bs * B_k / B and the SNR does not depend on the share.
-Below the outage threshold a link carries nothing (policy ``wait``: the transmission pauses).
+Below the outage threshold a link carries nothing. What the transmitter does then is the
+outage policy, with the coherence block as the unit of (re)transmission:
+
+* ``wait`` — it knows the channel and pauses (no energy) until the SNR recovers;
+* ``harq`` — it does not know the channel: it keeps transmitting, each block in outage is a
+  failed attempt whose time and energy are spent and whose bits are sent again; after more
+  than ``max_retransmissions`` failed blocks the message is lost. With Chase combining a failed
+  block's SNR is kept and added to the next block's, so retransmissions can succeed below the
+  threshold;
+* ``drop`` — the first block in outage loses the message (``harq`` with no retransmission).
+
+A lost message ends at the end of the block that lost it; its :class:`TxResult` says
+``delivered=False`` and the scheme decides what the loss means.
 
 Whenever the set of active transmissions changes (one starts or ends), the medium brings every
 active transmission's remaining bits up to date and re-plans: it computes each transmission's
@@ -45,9 +57,13 @@ class TxResult:
     t_start_s: float
     t_end_s: float
     bits: int
-    on_air_s: float  # time with a non-zero rate (transmit energy is booked on this)
-    mean_rate_bps: float  # bits / (t_end - t_start); nan for an empty message
+    on_air_s: float  # time spent transmitting (transmit energy is booked on this)
+    mean_rate_bps: float  # bits / (t_end - t_start) when delivered; nan for an empty message
     mean_snr_db: float  # 10 log10 of the time-averaged linear SNR
+    delivered: bool = True  # False: lost to outage (policy harq or drop)
+
+
+OUTAGE_POLICIES = ("wait", "harq", "drop")
 
 
 class _Tx:
@@ -60,6 +76,8 @@ class _Tx:
         "t_start",
         "on_air",
         "snr_integral",
+        "failures",
+        "chase_snr",
     )
 
     def __init__(
@@ -73,27 +91,34 @@ class _Tx:
         self.t_start = now
         self.on_air = 0.0
         self.snr_integral = 0.0
+        self.failures = 0  # blocks lost so far (harq/drop)
+        self.chase_snr = 0.0  # SNR combined from the failed blocks since the last success
 
 
 @dataclass
 class _Plan:
     """Rates of the active transmissions over upcoming segments (channel blocks), from ``t0``.
 
-    Segment k spans offsets [seg_off[k], seg_off[k+1]) seconds after t0 and is channel block
-    j0 + k; the cumulative arrays have one leading row of zeros (shape (S+1, m)).
+    Segment k spans offsets [seg_off[k], seg_off[k] + seg_len[k]) seconds after t0 and is
+    channel block j0 + k; the cumulative arrays have one leading row of zeros (shape (S+1, m)).
     """
 
     t0: float
     j0: int
     seg_off: np.ndarray  # (S,)
-    rate: np.ndarray  # (S, m) bit/s
+    seg_len: np.ndarray  # (S,)
+    rate: np.ndarray  # (S, m) bit/s delivered (0 in outage)
     snr: np.ndarray  # (S, m) linear
+    airborne: np.ndarray  # (S, m) bool: transmitting in the segment
+    failed: np.ndarray  # (S, m) bool: the segment is a lost block
+    chase_after: np.ndarray  # (S, m) combined SNR carried out of each segment
     cum_bits: np.ndarray
     cum_on_air: np.ndarray
     cum_snr: np.ndarray
     wake_off: float  # offset of the planned wake-up
     wake_block: int | None  # block at the wake-up when it is a horizon end, else None
     finishing: list[int]  # columns that complete at the wake-up
+    lost: list[int]  # columns lost at the wake-up
 
 
 class Medium:
@@ -108,6 +133,9 @@ class Medium:
     device_tx_power_w : (n,) transmit power of each device, W.
     bs_tx_power_w : base-station transmit power, W.
     snr_threshold_linear : outage threshold (linear SNR), or None for no outage.
+    policy : outage policy, ``wait``, ``harq`` or ``drop``.
+    max_retransmissions : failed blocks a message survives under ``harq``.
+    chase_combining : ``harq`` with Chase combining of failed blocks.
     """
 
     #: Longest look-ahead of one plan, in channel blocks; a plan that sees no completion
@@ -123,7 +151,12 @@ class Medium:
         device_tx_power_w: np.ndarray,
         bs_tx_power_w: float,
         snr_threshold_linear: float | None,
+        policy: str = "wait",
+        max_retransmissions: int = 0,
+        chase_combining: bool = False,
     ) -> None:
+        if policy not in OUTAGE_POLICIES:
+            raise ValueError(f"policy must be one of {OUTAGE_POLICIES}, got {policy!r}")
         self.env = env
         self.channel = channel
         self.bandwidth_hz = float(bandwidth_hz)
@@ -131,6 +164,14 @@ class Medium:
         self.device_tx_power_w = np.asarray(device_tx_power_w, dtype=float)
         self.bs_tx_power_w = float(bs_tx_power_w)
         self.snr_threshold = snr_threshold_linear
+        self.policy = policy
+        self.budget = 0 if policy == "drop" else int(max_retransmissions)
+        self.chase = policy == "harq" and chase_combining
+        # blind transmitters (harq/drop) fail block by block, so even a channel that never
+        # changes is planned on the block grid; a waiting one on a static channel is not
+        self.segmented = channel.time_varying or (
+            policy != "wait" and snr_threshold_linear is not None
+        )
         self._txs: list[_Tx] = []
         self._plan: _Plan | None = None
         self._block = 0
@@ -152,11 +193,11 @@ class Medium:
 
     # ------------------------------------------------------------------ internals
     def _advance(self, now: float) -> None:
-        """Bring every active transmission's remaining bits, time on air and SNR integral to
-        ``now`` from the current plan."""
+        """Bring every active transmission's remaining bits, time on air, SNR integral and
+        lost blocks to ``now`` from the current plan."""
         plan = self._plan
         if plan is None:  # idle medium: only the channel block moved on
-            if self.channel.time_varying:
+            if self.segmented:
                 self._block = self.channel.block_at(now)
             return
         dt = now - plan.t0
@@ -164,19 +205,24 @@ class Medium:
         tail = dt - plan.seg_off[k]
         rate, snr = plan.rate[k], plan.snr[k]
         bits = plan.cum_bits[k] + rate * tail
-        on_air = plan.cum_on_air[k] + (rate > 0) * tail
+        on_air = plan.cum_on_air[k] + plan.airborne[k] * tail
         snr_int = plan.cum_snr[k] + snr * tail
-        for tx, b, air, snr_i in zip(
-            self._txs, bits.tolist(), on_air.tolist(), snr_int.tolist(), strict=True
-        ):
-            tx.remaining -= b
-            tx.on_air += air
-            tx.snr_integral += snr_i
+        # blocks lost so far: those of the segments that ended by now
+        ended = k + 1 if tail >= plan.seg_len[k] else k
+        lost = plan.failed[:ended].sum(axis=0) if ended else np.zeros(len(self._txs), int)
+        for i, tx in enumerate(self._txs):
+            tx.remaining -= float(bits[i])
+            tx.on_air += float(on_air[i])
+            tx.snr_integral += float(snr_int[i])
+            tx.failures += int(lost[i])
+            if self.chase and ended:
+                tx.chase_snr = float(plan.chase_after[ended - 1, i])
         self._block = plan.j0 + k
         self._plan = None
 
     def _rates(self, gains: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rates and SNRs (S, m) of the active transmissions given block gains (S, n)."""
+        """Shannon rates and SNRs (S, m) of the active transmissions given gains (S, n),
+        before any outage rule."""
         txs = self._txs
         devices = np.fromiter((tx.device for tx in txs), dtype=np.intp, count=len(txs))
         uplink = np.fromiter((tx.uplink for tx in txs), dtype=bool, count=len(txs))
@@ -191,19 +237,42 @@ class Medium:
             self.bs_tx_power_w * share_hz / self.bandwidth_hz,
         )
         snr = power_w * gains[:, devices] / (self.noise_psd * share_hz)
-        rate = share_hz * np.log2(1.0 + snr)
-        if self.snr_threshold is not None:
-            rate[snr < self.snr_threshold] = 0.0
-        return rate, snr
+        return share_hz * np.log2(1.0 + snr), snr
+
+    def _outage(self, snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Failed blocks (S, m) under the threshold, with Chase combining if enabled, and the
+        combined SNR carried out of each segment."""
+        carry = np.zeros_like(snr)
+        if self.snr_threshold is None:
+            return np.zeros(snr.shape, dtype=bool), carry
+        failed = snr < self.snr_threshold
+        if not self.chase:
+            return failed, carry
+        # combining is sequential, but only failed blocks (and what follows them) change
+        for i, tx in enumerate(self._txs):
+            acc, run_continues_at = tx.chase_snr, 0  # the carry joins a failure at block 0
+            for k in np.flatnonzero(failed[:, i]).tolist():
+                if k != run_continues_at:
+                    acc = 0.0  # a successful block in between ended the combination
+                if snr[k, i] + acc >= self.snr_threshold:
+                    failed[k, i] = False
+                    acc = 0.0
+                else:
+                    acc += snr[k, i]
+                    carry[k, i] = acc
+                run_continues_at = k + 1
+        return failed, carry
 
     def _replan(self, now: float) -> None:
         self._token += 1
         if not self._txs:
             return
-        remaining = np.fromiter((tx.remaining for tx in self._txs), dtype=float)
+        m = len(self._txs)
+        remaining = np.fromiter((tx.remaining for tx in self._txs), dtype=float, count=m)
+        budget = self.budget - np.fromiter((tx.failures for tx in self._txs), int, count=m)
         j0 = self._block
         horizon = 1
-        if self.channel.time_varying:
+        if self.segmented:
             # first guess: enough blocks for the smallest message at the current rates
             rate0, _ = self._rates(self.channel.gains(j0, 1))
             best = float(np.max(rate0)) * self.channel.coherence_s
@@ -211,7 +280,9 @@ class Medium:
             horizon = int(min(self.MAX_HORIZON_BLOCKS, max(16, 2 * guess)))
         while True:
             rate, snr = self._rates(self.channel.gains(j0, horizon))
-            if self.channel.time_varying:
+            failed, chase_after = self._outage(snr)
+            rate[failed] = 0.0
+            if self.segmented:
                 starts = (j0 + np.arange(horizon + 1)) * self.channel.coherence_s
                 ends_off = starts[1:] - now
                 seg_off = np.concatenate(([0.0], ends_off[:-1]))
@@ -220,19 +291,29 @@ class Medium:
                 seg_off, seg_len = np.zeros(1), np.full(1, math.inf)
             with np.errstate(invalid="ignore"):
                 delivered = rate * seg_len[:, None]
-            cum = np.zeros((horizon + 1, len(remaining)))
+            cum = np.zeros((horizon + 1, m))
             np.cumsum(delivered, axis=0, out=cum[1:])
             reach = cum[1:] >= remaining  # nan (zero rate forever) compares False
             done = reach.any(axis=0)
+            fin = np.full(m, math.inf)
             if done.any():
                 cols = np.flatnonzero(done)
                 k = reach[:, cols].argmax(axis=0)
-                fin = seg_off[k] + (remaining[cols] - cum[k, cols]) / rate[k, cols]
-                wake_off = float(fin.min())
-                finishing = cols[fin == wake_off].tolist()
+                fin[cols] = seg_off[k] + (remaining[cols] - cum[k, cols]) / rate[k, cols]
+            lose = np.full(m, math.inf)
+            if self.policy != "wait":
+                over = np.cumsum(failed, axis=0) > budget  # lost once the budget is exceeded
+                cols = np.flatnonzero(over.any(axis=0))
+                k = over[:, cols].argmax(axis=0)
+                lose[cols] = seg_off[k] + seg_len[k]
+            first = min(float(fin.min()), float(lose.min()))
+            if math.isfinite(first):
+                wake_off = first
+                finishing = np.flatnonzero(fin == first).tolist()
+                lost = [i for i in np.flatnonzero(lose == first).tolist() if i not in finishing]
                 wake_block = None
                 break
-            if not self.channel.time_varying:
+            if not self.segmented:
                 stuck = sorted(tx.device for tx in self._txs)
                 raise SimulationError(
                     f"devices {stuck} are in permanent outage: the channel never changes "
@@ -240,25 +321,30 @@ class Medium:
                     "network.outage.snr_threshold_db"
                 )
             if horizon >= self.MAX_HORIZON_BLOCKS:
-                wake_off, finishing, wake_block = float(ends_off[-1]), [], j0 + horizon
+                wake_off, finishing, lost = float(ends_off[-1]), [], []
+                wake_block = j0 + horizon
                 break
             horizon = min(self.MAX_HORIZON_BLOCKS, horizon * 4)
-        on_air = (rate > 0) * seg_len[:, None] if self.channel.time_varying else None
-        zeros = np.zeros((1, len(remaining)))
+        airborne = rate > 0 if self.policy == "wait" else np.ones(rate.shape, dtype=bool)
+        zeros = np.zeros((1, m))
+        finite_len = np.where(np.isfinite(seg_len), seg_len, 0.0)[:, None]
         self._plan = _Plan(
             t0=now,
             j0=j0,
             seg_off=seg_off,
+            seg_len=seg_len,
             rate=rate,
             snr=snr,
+            airborne=airborne,
+            failed=failed,
+            chase_after=chase_after,
             cum_bits=cum,
-            cum_on_air=zeros if on_air is None else np.vstack((zeros, np.cumsum(on_air, 0))),
-            cum_snr=zeros
-            if on_air is None
-            else np.vstack((zeros, np.cumsum(snr * seg_len[:, None], 0))),
+            cum_on_air=np.vstack((zeros, np.cumsum(airborne * finite_len, 0))),
+            cum_snr=np.vstack((zeros, np.cumsum(snr * finite_len, 0))),
             wake_off=wake_off,
             wake_block=wake_block,
             finishing=finishing,
+            lost=lost,
         )
         token = self._token
         wake = self.env.timeout(wake_off)
@@ -274,8 +360,9 @@ class Medium:
         if plan.wake_block is not None:
             # a horizon end is a block boundary; now = t0 + (b - t0) may differ from b by an ulp
             self._block = plan.wake_block
-        done = [self._txs[i] for i in plan.finishing]
-        for tx in done:
+        ended = [(self._txs[i], True) for i in plan.finishing]
+        ended += [(self._txs[i], False) for i in plan.lost]
+        for tx, delivered in ended:
             self._txs.remove(tx)
             duration = now - tx.t_start
             mean_snr = tx.snr_integral / duration if duration > 0 else math.nan
@@ -285,8 +372,9 @@ class Medium:
                     t_end_s=now,
                     bits=tx.bits,
                     on_air_s=tx.on_air,
-                    mean_rate_bps=tx.bits / duration if duration > 0 else math.inf,
+                    mean_rate_bps=tx.bits / duration if delivered and duration > 0 else math.nan,
                     mean_snr_db=10.0 * math.log10(mean_snr) if mean_snr > 0 else -math.inf,
+                    delivered=delivered,
                 )
             )
         self._replan(now)

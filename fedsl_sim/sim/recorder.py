@@ -17,6 +17,14 @@ CLIENT_BACKWARD = "client_backward"
 MODEL_UPLOAD = "model_upload"
 AGGREGATION = "aggregation"
 MODEL_DOWNLOAD = "model_download"
+TRANSMISSION_KINDS = (UPLINK, DOWNLINK, MODEL_UPLOAD, MODEL_DOWNLOAD)
+
+
+def lost(kind: str) -> str:
+    """Event kind of a transmission of ``kind`` lost to outage (``uplink`` -> ``uplink_lost``)."""
+    return f"{kind}_lost"
+
+
 EVENT_KINDS = (
     CLIENT_FORWARD,
     UPLINK,
@@ -27,9 +35,12 @@ EVENT_KINDS = (
     MODEL_UPLOAD,
     AGGREGATION,
     MODEL_DOWNLOAD,
+    *(lost(k) for k in TRANSMISSION_KINDS),
 )
 UPLINK_KINDS = frozenset({UPLINK, MODEL_UPLOAD})
 DOWNLINK_KINDS = frozenset({DOWNLINK, MODEL_DOWNLOAD})
+LOST_UPLINK_KINDS = frozenset(lost(k) for k in UPLINK_KINDS)
+LOST_KINDS = frozenset(lost(k) for k in TRANSMISSION_KINDS)
 COMPUTE_KINDS = frozenset({CLIENT_FORWARD, CLIENT_BACKWARD})
 
 EVENT_COLUMNS = (
@@ -105,6 +116,7 @@ class _RoundTally:
     uplink_bits: int = 0
     downlink_bits: int = 0
     energy_j: float = 0.0
+    lost_messages: int = 0
     losses: list[float] = field(default_factory=list)
 
 
@@ -135,6 +147,8 @@ class Recorder:
             self._tally.uplink_bits += ev.bits or 0
         elif ev.kind in DOWNLINK_KINDS:
             self._tally.downlink_bits += ev.bits or 0
+        elif ev.kind in LOST_KINDS:
+            self._tally.lost_messages += 1
         self._tally.energy_j += ev.energy_j
         if k is None:
             self.server_busy_s[ev.kind] += duration
@@ -142,6 +156,8 @@ class Recorder:
         self.busy_s[ev.kind][k] += duration
         if ev.kind in UPLINK_KINDS:
             self.uplink_bits[k] += ev.bits or 0
+            self.transmit_energy_j[k] += ev.energy_j
+        elif ev.kind in LOST_UPLINK_KINDS:
             self.transmit_energy_j[k] += ev.energy_j
         elif ev.kind in DOWNLINK_KINDS:
             self.downlink_bits[k] += ev.bits or 0
@@ -159,6 +175,8 @@ class Recorder:
         participants: int,
         dropped: int,
     ) -> RoundRow:
+        """Close round ``r``; ``dropped`` counts the scheme's own drops, to which the messages
+        lost to outage in the round are added."""
         t = self._tally
         row = RoundRow(
             round=r,
@@ -170,7 +188,7 @@ class Recorder:
             downlink_bits=t.downlink_bits,
             energy_j=t.energy_j,
             participants=participants,
-            dropped=dropped,
+            dropped=dropped + t.lost_messages,
         )
         self.rounds.append(row)
         self._tally = _RoundTally()

@@ -22,6 +22,7 @@ _PURPOSES = {
     "batch_order": 7,  # per device
     "dropout": 8,  # per device
     "quantization": 9,  # per device
+    "link_budget": 10,  # Monte Carlo of `fedsl-sim link`
 }
 
 

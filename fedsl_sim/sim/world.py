@@ -31,6 +31,7 @@ from fedsl_sim.sim.recorder import (
     UPLINK_KINDS,
     Event,
     Recorder,
+    lost,
 )
 from fedsl_sim.sim.streams import Streams
 
@@ -58,6 +59,9 @@ class World:
             ),
             bs_tx_power_w=float(dbm_to_w(scenario.server.tx_power_dbm)),
             snr_threshold_linear=None if thr is None else 10.0 ** (thr / 10.0),
+            policy=net.outage.policy,
+            max_retransmissions=net.outage.max_retransmissions,
+            chase_combining=net.outage.chase_combining,
         )
         self.device_tx_power_w = self.medium.device_tx_power_w
         self.server_workers = simpy.Resource(self.env, capacity=scenario.server.workers)
@@ -81,7 +85,11 @@ class World:
         )
 
     def transmit(self, device: int, kind: str, rnd: int, bits: int) -> Process:
-        """Send ``bits`` over ``device``'s link; uplink for upload kinds, downlink otherwise."""
+        """Send ``bits`` over ``device``'s link; uplink for upload kinds, downlink otherwise.
+
+        Returns the :class:`~fedsl_sim.sim.medium.TxResult`; a message lost to outage is booked
+        as ``<kind>_lost`` and has ``delivered=False``: the caller decides what the loss means.
+        """
         if kind in UPLINK_KINDS:
             direction, power_w = UPLINK, float(self.device_tx_power_w[device])
         elif kind in DOWNLINK_KINDS:
@@ -95,7 +103,7 @@ class World:
                 res.t_end_s,
                 device,
                 rnd,
-                kind,
+                kind if res.delivered else lost(kind),
                 bits=res.bits,
                 rate_bps=res.mean_rate_bps,
                 snr_db=res.mean_snr_db,
