@@ -1,9 +1,11 @@
-"""Wireless links and topology for fedsl-sim: path loss, shadowing, fading, mobility.
+"""Wireless links and topology for fedsl-sim: path loss, shadowing, fading (block and
+time-correlated), mobility.
 
 Pure numpy/scipy; every random draw takes an explicit ``numpy.random.Generator``.
 """
 
 from channels import (
+    doppler,
     fading,
     link,
     mobility,
@@ -15,6 +17,7 @@ from channels import (
 )
 
 __all__ = [
+    "doppler",
     "fading",
     "link",
     "mobility",

@@ -12,6 +12,7 @@ CHANNELS_DIR = Path(channels.__file__).parent
 
 def test_public_modules():
     assert set(channels.__all__) == {
+        "doppler",
         "fading",
         "link",
         "mobility",
