@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import integrate, special, stats
 
+import channels
 from channels.units import noise_power_w
 from fedsl_sim.scenario import Scenario
 from fedsl_sim.sim.channel import RadioChannel
@@ -60,9 +61,9 @@ def link_budget(scenario: Scenario) -> list[dict[str, Any]]:
     streams = Streams(scenario.seed)
     channel = RadioChannel(scenario, streams)
     net, n = scenario.network, scenario.devices.count
-    dist = channel.distance_m(0.0)
-    pl_db = channel.pathloss.loss_db(dist)
-    gain_db = -pl_db + channel.shadowing_db
+    state = channel.components(0)  # the large-scale state at t = 0
+    dist, pl_db, sh_db = state["distance_m"], state["pathloss_db"], state["shadowing_db"]
+    gain_db = -pl_db + sh_db
     share_ul = net.bandwidth_hz / n
     noise_ul_dbm = 10 * math.log10(noise_power_w(share_ul, net.noise_figure_db) * 1e3)
     noise_dl_dbm = 10 * math.log10(noise_power_w(net.bandwidth_hz, net.noise_figure_db) * 1e3)
@@ -70,7 +71,8 @@ def link_budget(scenario: Scenario) -> list[dict[str, Any]]:
     snr_dl = 10 ** ((scenario.server.tx_power_dbm + gain_db - noise_dl_dbm) / 10)
     thr_db = net.outage.snr_threshold_db
     thr = None if thr_db is None else 10 ** (thr_db / 10)
-    fading = channel.fading.model
+    # the marginal distribution of |h|² is the same for block and continuous fading
+    fading = channels.fading.make(net.fading.model, **net.fading.distribution_params)
     draws = fading.sample_power(streams.numpy("link_budget"), (MC_DRAWS, n))
     rows = []
     for k in range(n):
@@ -78,7 +80,8 @@ def link_budget(scenario: Scenario) -> list[dict[str, Any]]:
             "device": k,
             "distance_m": float(dist[k]),
             "pathloss_db": float(pl_db[k]),
-            "shadowing_db": float(channel.shadowing_db[k]),
+            "los": bool(state["los"][k]),
+            "shadowing_db": float(sh_db[k]),
         }
         for name, snr, band in (
             ("uplink", snr_ul[k], share_ul),

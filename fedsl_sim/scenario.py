@@ -363,18 +363,89 @@ class FreeSpacePathLoss(_Model):
     model: Literal["free_space"]
 
 
-PathLossConfig = Annotated[LogDistancePathLoss | FreeSpacePathLoss, Field(discriminator="model")]
+class Macro36814PathLoss(_Model):
+    """3GPP TR 36.814 macro cell: 128.1 + 37.6 log10(d / km) dB (d >= 35 m), plus
+    21 log10(fc / 2 GHz) away from 2 GHz."""
+
+    model: Literal["macro_36814"]
+
+
+class _ThreeGppPathLoss(_Model):
+    """3GPP TR 38.901 (Table 7.4.1-1). Heights default to the standard's (UMa 25 m, UMi
+    10 m, RMa 35 m, InH 3 m; devices 1.5 m, InH 1 m). ``los``: ``stochastic`` draws each
+    link's LOS state from Table 7.4.2-1 and keeps it while the device moves less than the
+    LOS correlation distance. Outside a formula's distance range: an error, or with
+    ``clamp`` the distance is clamped into it."""
+
+    h_bs_m: PositiveFloat | None = None
+    h_ut_m: PositiveFloat | None = None
+    los: Literal["stochastic", "los", "nlos"] = "stochastic"
+    clamp: bool = False
+
+
+class UmaPathLoss(_ThreeGppPathLoss):
+    model: Literal["uma"]
+    simplified_nlos: bool = False
+
+
+class UmiPathLoss(_ThreeGppPathLoss):
+    model: Literal["umi"]
+    simplified_nlos: bool = False
+
+
+class RmaPathLoss(_ThreeGppPathLoss):
+    model: Literal["rma"]
+    building_height_m: Annotated[float, Field(ge=5, le=50)] = 5.0
+    street_width_m: Annotated[float, Field(ge=5, le=50)] = 20.0
+
+
+class InhPathLoss(_ThreeGppPathLoss):
+    model: Literal["inh"]
+    office: Literal["mixed", "open"] = "mixed"
+    simplified_nlos: bool = False
+
+
+THREE_GPP_PATHLOSS = (UmaPathLoss, UmiPathLoss, RmaPathLoss, InhPathLoss)
+
+PathLossConfig = Annotated[
+    LogDistancePathLoss
+    | FreeSpacePathLoss
+    | Macro36814PathLoss
+    | UmaPathLoss
+    | UmiPathLoss
+    | RmaPathLoss
+    | InhPathLoss,
+    Field(discriminator="model"),
+]
 
 
 class ShadowingConfig(_Model):
-    """Log-normal shadowing, one draw per device (held for the run)."""
+    """Log-normal shadowing. ``std_db``: None takes the path-loss model's (TR 38.901 values by
+    LOS state for the 3GPP models, 8 dB otherwise). With ``correlated`` the shadowing follows
+    each device along its trajectory (Gudmundson: correlation exp(-Δd / corr_distance_m),
+    default the 3GPP decorrelation distance of the link's initial LOS state, 50 m for the other
+    models); without, it is one draw per device held for the run."""
 
-    std_db: Annotated[float, Field(ge=0, le=30)] = 8.0
+    std_db: Annotated[float, Field(ge=0, le=30)] | None = None
+    correlated: bool = True
+    corr_distance_m: PositiveFloat | None = None
 
 
 class _Fading(_Model):
-    # Block length: the channel (fading and the mobile's distance) is held for coherence_s.
+    """Small-scale fading, unit mean power. ``time: block``: i.i.d. per block of
+    ``coherence_s`` (the channel, distance included, is held for a block). ``time:
+    continuous``: a Jakes (Clarke) process that evolves with the distance each device travels
+    (Doppler from its speed; a device at rest keeps its channel), sampled every ``sample_s``
+    (default a tenth of the coherence time at the fastest speed, at most 10 ms)."""
+
+    time: Literal["block", "continuous"] = "block"
     coherence_s: PositiveFloat = 0.01
+    sample_s: PositiveFloat | None = None
+
+    @property
+    def distribution_params(self) -> dict[str, Any]:
+        """The parameters of the fading distribution itself (``k_db``, ``m``)."""
+        return self.model_dump(exclude={"model", "time", "coherence_s", "sample_s"})
 
 
 class NoFading(_Fading):
@@ -445,6 +516,30 @@ class Scenario(_Model):
     network: NetworkConfig = NetworkConfig()
 
     @model_validator(mode="after")
+    def _pathloss_covers_devices(self) -> Scenario:
+        from fedsl_sim.sim.channel import make_pathloss
+
+        pl_cfg = self.network.pathloss
+        try:
+            model = make_pathloss(pl_cfg, self.network.carrier_hz)
+        except ValueError as exc:
+            raise _FieldError(("network", "pathloss"), str(exc)) from None
+        if not isinstance(pl_cfg, THREE_GPP_PATHLOSS) or pl_cfg.clamp:
+            return self
+        lo, hi = device_distance_range_m(self.devices)
+        states = {"los": [True], "nlos": [False], "stochastic": [True, False]}[pl_cfg.los]
+        for los in states:
+            r_lo, r_hi = model.d2d_range_m(los)
+            if lo < r_lo or hi > r_hi:
+                raise _FieldError(
+                    ("network", "pathloss", "clamp"),
+                    f"devices can be {lo:g}-{hi:g} m from the base station, outside the "
+                    f"{pl_cfg.model} {'LOS' if los else 'NLOS'} range {r_lo:g}-{r_hi:g} m; "
+                    "change the placement/mobility or set clamp: true",
+                )
+        return self
+
+    @model_validator(mode="after")
     def _scheme_compression(self) -> Scenario:
         if self.scheme == "fedsl" and not self.compression.is_off:
             raise _FieldError(
@@ -468,6 +563,18 @@ class _FieldError(ValueError):
 
 
 # --------------------------------------------------------------------------- I/O
+def device_distance_range_m(devices: DevicesConfig) -> tuple[float, float]:
+    """The 2-D distances from the base station (origin) that devices can take, metres."""
+    if isinstance(devices.placement, FixedPlacement):
+        d = [math.hypot(x, y) for x, y in devices.placement.positions_m]
+        lo, hi = min(d), max(d)
+    else:
+        lo, hi = devices.placement.min_distance_m, devices.placement.radius_m
+    if isinstance(devices.mobility, RandomWaypointMobility):
+        lo, hi = 0.0, max(hi, devices.mobility.radius_m or hi)
+    return lo, hi
+
+
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML file whose top level is a mapping, with errors that name the file."""
     source = str(path)

@@ -22,3 +22,18 @@ def test_scenario_validates(path):
     from fedsl_sim.scenario import validate_scenario
 
     assert validate_scenario(yaml.safe_load(sc.to_yaml()), str(path)) == sc
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in SCENARIOS if p.name != "quickstart.yaml"], ids=lambda p: p.stem
+)
+def test_study_scenario_runs_end_to_end(path, tmp_path):
+    """Each shipped study scenario runs (two rounds) and writes a complete run directory."""
+    import fedsl_sim
+
+    sc = load_scenario(path, overrides={"stop.max_rounds": 2})
+    res = fedsl_sim.run(sc, out_dir=tmp_path / "run", plots=False)
+    assert res.summary["rounds_completed"] == 2
+    assert 0 <= res.summary["final_test_accuracy"] <= 1
+    assert res.summary["sim_time_s"] > 0
+    assert (res.out_dir / "summary.json").exists()

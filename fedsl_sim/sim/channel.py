@@ -1,44 +1,90 @@
 """Every device's link to the base station, as block-wise power gains.
 
-The base station (co-located with the edge server) is at the origin. The channel of device k
-in block j (``[j*coherence_s, (j+1)*coherence_s)``) is
+The base station (co-located with the edge server) is at the origin. Time is cut into blocks
+of ``block_s`` seconds (the fading coherence time for block fading, the sampling interval of a
+continuous fading process). In block j, starting at t_j = j * block_s, device k's gain is
 
-    g_k(j) = 10^((-PL(d_k(t_j)) + S_k) / 10) * |h_k(j)|^2
+    g_k(j) = 10^((-PL(d_k(t_j), los_k(t_j)) + S_k(t_j)) / 10) * |h_k(j)|^2
 
-with d_k(t_j) the device's distance at the start of the block (mobility), S_k its log-normal
-shadowing (one draw per device, held for the run) and |h_k(j)|^2 the small-scale fading power
-of the block (unit mean). Uplink and downlink see the same gain (TDD reciprocity).
+with d_k its distance at the start of the block (mobility), los_k its LOS state (3GPP models:
+drawn from the LOS probability and kept while the device moves less than the LOS correlation
+distance), S_k its shadowing (log-normal; with ``correlated`` a Gudmundson process along the
+distance the device travelled, scaled by the standard deviation of its current LOS state) and
+|h_k|^2 the small-scale fading power (unit mean): i.i.d. per block, or a Jakes process of the
+travelled distance. Uplink and downlink see the same gain (TDD reciprocity).
+
+Gains are computed a chunk of blocks at a time, vectorized over blocks and devices, and in
+increasing time order only (the LOS and shadowing processes are sequential).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import channels
+from channels.doppler import coherence_time_s
 from channels.fading import BlockFading
-from channels.shadowing import LogNormalShadowing
+from channels.pathloss import PathLossModel, ThreeGppPathLoss
+from channels.shadowing import CorrelatedShadowing
 from fedsl_sim.scenario import (
+    THREE_GPP_PATHLOSS,
     FixedPlacement,
     LogDistancePathLoss,
     RandomWaypointMobility,
+    RmaPathLoss,
     Scenario,
 )
 from fedsl_sim.sim.streams import Streams
 
+DEFAULT_SHADOWING_STD_DB = 8.0
+DEFAULT_SHADOWING_CORR_M = 50.0  # TR 36.814 decorrelation distance
+MAX_SAMPLE_S = 0.01
+
+
+def make_pathloss(cfg: Any, carrier_hz: float) -> PathLossModel:
+    """The path-loss model of a ``network.pathloss`` block."""
+    if isinstance(cfg, LogDistancePathLoss):
+        return channels.pathloss.make(
+            "log_distance", fc_hz=carrier_hz, exponent=cfg.exponent, d0_m=cfg.d0_m
+        )
+    if cfg.model in ("free_space", "macro_36814"):
+        return channels.pathloss.make(cfg.model, fc_hz=carrier_hz)
+    params: dict[str, Any] = {"fc_hz": carrier_hz, "clamp": cfg.clamp}
+    if cfg.h_bs_m is not None:
+        params["h_bs_m"] = cfg.h_bs_m
+    if cfg.h_ut_m is not None:
+        params["h_ut_m"] = cfg.h_ut_m
+    if isinstance(cfg, RmaPathLoss):
+        params.update(h_m=cfg.building_height_m, w_m=cfg.street_width_m)
+    else:
+        params["simplified_nlos"] = cfg.simplified_nlos
+    if cfg.model == "inh":
+        params["office"] = cfg.office
+    return channels.pathloss.make(cfg.model, **params)
+
+
+def max_speed_mps(scenario: Scenario) -> float:
+    mob = scenario.devices.mobility
+    return float(mob.speed_mps[1]) if isinstance(mob, RandomWaypointMobility) else 0.0
+
 
 class RadioChannel:
-    """Block-wise large- and small-scale gains of ``n`` device links (see module docstring)."""
+    """Block-wise gains of ``n`` device links (see module docstring)."""
+
+    CHUNK_BLOCKS = 1024
 
     def __init__(self, scenario: Scenario, streams: Streams) -> None:
         dev, net = scenario.devices, scenario.network
-        self.n = dev.count
+        n = self.n = dev.count
         if isinstance(dev.placement, FixedPlacement):
-            start = np.asarray(dev.placement.positions_m, dtype=float).reshape(self.n, 2)
+            start = np.asarray(dev.placement.positions_m, dtype=float).reshape(n, 2)
             disc_radius_m = None
         else:
             start = channels.placement.uniform_disc(
                 streams.numpy("placement"),
-                self.n,
+                n,
                 dev.placement.radius_m,
                 min_distance_m=dev.placement.min_distance_m,
             )
@@ -46,7 +92,7 @@ class RadioChannel:
         if isinstance(dev.mobility, RandomWaypointMobility):
             self.mobility = channels.mobility.make(
                 "random_waypoint",
-                n=self.n,
+                n=n,
                 rng=streams.numpy("mobility"),
                 speed_mps=dev.mobility.speed_mps,
                 pause_s=dev.mobility.pause_s,
@@ -55,55 +101,90 @@ class RadioChannel:
             )
         else:
             self.mobility = channels.mobility.make("static", positions_m=start)
-        if isinstance(net.pathloss, LogDistancePathLoss):
-            self.pathloss = channels.pathloss.make(
-                "log_distance",
-                fc_hz=net.carrier_hz,
-                exponent=net.pathloss.exponent,
-                d0_m=net.pathloss.d0_m,
+        moving = max_speed_mps(scenario) > 0
+
+        # path loss and LOS state
+        pl_cfg = net.pathloss
+        self.pathloss = make_pathloss(pl_cfg, net.carrier_hz)
+        self.three_gpp = isinstance(pl_cfg, THREE_GPP_PATHLOSS)
+        self.los_mode = pl_cfg.los if self.three_gpp else "los"
+        self._los_state = None
+        if self.los_mode == "stochastic":
+            self._los_state = channels.pathloss.LosState(self.pathloss, n, streams.numpy("los"))
+            los0 = self._los_state.update(start)
+        else:
+            los0 = np.full(n, self.los_mode == "los")
+
+        # shadowing: a unit-variance process scaled by the standard deviation of the LOS state
+        sh = net.shadowing
+        self._std_db = sh.std_db
+        if sh.std_db is None and not self.three_gpp:
+            self._std_db = DEFAULT_SHADOWING_STD_DB
+        if sh.corr_distance_m is not None:
+            corr = np.full(n, sh.corr_distance_m)
+        elif self.three_gpp:
+            corr = np.asarray(self.pathloss.shadowing_corr_distance_m(los0), dtype=float)
+        else:
+            corr = np.full(n, DEFAULT_SHADOWING_CORR_M)
+        rng_sh = streams.numpy("shadowing")
+        if sh.correlated:
+            self._unit_shadow: CorrelatedShadowing | np.ndarray = CorrelatedShadowing(
+                1.0, corr, n, rng_sh
             )
         else:
-            self.pathloss = channels.pathloss.make("free_space", fc_hz=net.carrier_hz)
-        self.shadowing_db = LogNormalShadowing(net.shadowing.std_db).sample_db(
-            streams.numpy("shadowing"), self.n
-        )
-        fading_params = net.fading.model_dump(exclude={"model", "coherence_s"})
-        fading_model = channels.fading.make(net.fading.model, **fading_params)
-        self.coherence_s = net.fading.coherence_s
-        self.fading = BlockFading(fading_model, self.n, self.coherence_s, streams.numpy("fading"))
-        self.time_varying = net.fading.model != "none" or dev.mobility.kind != "static"
-        self._chunks: dict[int, np.ndarray] = {}
+            self._unit_shadow = rng_sh.standard_normal(n)
 
-    CHUNK_BLOCKS = 1024
+        # small-scale fading and the block grid
+        f = net.fading
+        params = f.distribution_params
+        rng_f = streams.numpy("fading")
+        self.continuous = f.time == "continuous"
+        if self.continuous:
+            self.process = channels.doppler.make(
+                f.model, n_links=n, fc_hz=net.carrier_hz, rng=rng_f, **params
+            )
+            if f.sample_s is not None:
+                block_s = f.sample_s
+            elif moving:
+                block_s = min(
+                    MAX_SAMPLE_S, coherence_time_s(net.carrier_hz, max_speed_mps(scenario)) / 10
+                )
+            else:
+                block_s = MAX_SAMPLE_S
+            # a grid without fading: BlockFading of model "none" draws nothing
+            self.fading = BlockFading(channels.fading.make("none"), n, block_s, rng_f)
+            self.time_varying = moving
+        else:
+            self.fading = BlockFading(
+                channels.fading.make(f.model, **params), n, f.coherence_s, rng_f
+            )
+            self.time_varying = f.model != "none" or moving
+        self.block_s = self.fading.coherence_s
+        self._chunks: dict[int, np.ndarray] = {}
+        self._next_chunk = 0  # chunks are computed strictly in order (sequential processes)
+        self._components: dict[int, dict[str, np.ndarray]] = {}
 
     def block_at(self, t_s: float) -> int:
-        """Index of the block containing ``t_s`` (blocks of ``coherence_s``; on a channel that
-        never changes every block has the same gains)."""
+        """Index of the block containing ``t_s`` (on a channel that never changes every block
+        has the same gains)."""
         return self.fading.index_at(t_s)
 
     def block_start_s(self, j: int) -> float:
-        """Start of block ``j``: exactly ``j * coherence_s`` seconds."""
+        """Start of block ``j``: exactly ``j * block_s`` seconds."""
         return self.fading.start_s(j)
 
     def distance_m(self, t_s: float) -> np.ndarray:
         """(n,) distances to the base station at ``t_s``, metres."""
         return np.hypot(*self.mobility.position(t_s).T)
 
-    def mean_gain_db(self, t_s: float) -> np.ndarray:
-        """(n,) large-scale gain (−path loss + shadowing) in dB at ``t_s``."""
-        return -self.pathloss.loss_db(self.distance_m(t_s)) + self.shadowing_db
-
     def gains(self, j0: int, count: int) -> np.ndarray:
-        """(count, n) linear power gains of blocks ``j0 .. j0+count-1``.
-
-        Computed a chunk of blocks at a time (positions at every block start, path loss,
-        shadowing, fading, all vectorized) and cached; chunks before ``j0``'s are dropped, since
-        simulated time never goes back.
-        """
+        """(count, n) linear power gains of blocks ``j0 .. j0+count-1`` (never earlier chunks
+        than the last one asked for: time does not go back)."""
         size = self.CHUNK_BLOCKS
         first, last = j0 // size, (j0 + count - 1) // size
         for c in [c for c in self._chunks if c < first]:
             del self._chunks[c]
+            self._components.pop(c, None)
         self.fading.discard_before(first * size)
         rows = [self._chunk(c) for c in range(first, last + 1)]
         block = rows[0] if len(rows) == 1 else np.concatenate(rows)
@@ -114,14 +195,55 @@ class RadioChannel:
         """(n,) linear power gains of block ``j``."""
         return self.gains(j, 1)[0]
 
+    def components(self, j: int) -> dict[str, np.ndarray]:
+        """Distance (m), LOS state, path loss (dB), shadowing (dB) and fading power of every
+        link in block ``j`` (for link budgets and reports)."""
+        self.gain(j)
+        c, row = divmod(j, self.CHUNK_BLOCKS)
+        return {k: v[row] for k, v in self._components[c].items()}
+
     def _chunk(self, c: int) -> np.ndarray:
         chunk = self._chunks.get(c)
-        if chunk is None:
-            size = self.CHUNK_BLOCKS
-            starts_s = np.arange(c * size, (c + 1) * size) * self.coherence_s
-            pos = self.mobility.positions(starts_s)  # (size, n, 2)
-            large_db = -self.pathloss.loss_db(np.hypot(pos[..., 0], pos[..., 1]))
-            large_db += self.shadowing_db
-            chunk = 10.0 ** (large_db / 10.0) * self.fading.powers(c * size, size)
-            self._chunks[c] = chunk
-        return chunk
+        if chunk is not None:
+            return chunk
+        while self._next_chunk <= c:  # sequential processes: every chunk, in order
+            chunk = self._compute_chunk(self._next_chunk)
+            self._chunks[self._next_chunk] = chunk
+            self._next_chunk += 1
+        if c not in self._chunks:
+            raise ValueError(f"channel block chunk {c} is in the past (time does not go back)")
+        return self._chunks[c]
+
+    def _compute_chunk(self, c: int) -> np.ndarray:
+        size = self.CHUNK_BLOCKS
+        starts_s = np.arange(c * size, (c + 1) * size) * self.block_s
+        pos = self.mobility.positions(starts_s)  # (size, n, 2)
+        dist = np.hypot(pos[..., 0], pos[..., 1])
+        if self._los_state is not None:
+            los = np.stack([self._los_state.update(p) for p in pos])
+        else:
+            los = np.full(dist.shape, self.los_mode == "los")
+        pl_db = self.pathloss.loss_db(dist, los=los)
+        travelled = self.mobility.travelled(starts_s)  # (size, n)
+        if isinstance(self._unit_shadow, CorrelatedShadowing):
+            unit = self._unit_shadow.sample_path_db(travelled)
+        else:
+            unit = np.broadcast_to(self._unit_shadow, dist.shape)
+        if self._std_db is None:
+            assert isinstance(self.pathloss, ThreeGppPathLoss)
+            std = self.pathloss.shadowing_std_db(los, d2d_m=dist)
+        else:
+            std = self._std_db
+        sh_db = std * unit
+        if self.continuous:
+            fad = self.process.power(travelled)
+        else:
+            fad = self.fading.powers(c * size, size)
+        self._components[c] = {
+            "distance_m": dist,
+            "los": los,
+            "pathloss_db": pl_db,
+            "shadowing_db": sh_db,
+            "fading_power": fad,
+        }
+        return 10.0 ** ((sh_db - pl_db) / 10.0) * fad

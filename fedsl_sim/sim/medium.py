@@ -275,7 +275,7 @@ class Medium:
         if self.segmented:
             # first guess: enough blocks for the smallest message at the current rates
             rate0, _ = self._rates(self.channel.gains(j0, 1))
-            best = float(np.max(rate0)) * self.channel.coherence_s
+            best = float(np.max(rate0)) * self.channel.block_s
             guess = float(np.min(remaining)) / best if best > 0 else 64.0
             horizon = int(min(self.MAX_HORIZON_BLOCKS, max(16, 2 * guess)))
         while True:
@@ -283,7 +283,7 @@ class Medium:
             failed, chase_after = self._outage(snr)
             rate[failed] = 0.0
             if self.segmented:
-                starts = (j0 + np.arange(horizon + 1)) * self.channel.coherence_s
+                starts = (j0 + np.arange(horizon + 1)) * self.channel.block_s
                 ends_off = starts[1:] - now
                 seg_off = np.concatenate(([0.0], ends_off[:-1]))
                 seg_len = ends_off - seg_off

@@ -23,6 +23,7 @@ _PURPOSES = {
     "dropout": 8,  # per device
     "quantization": 9,  # per device
     "link_budget": 10,  # Monte Carlo of `fedsl-sim link`
+    "los": 11,  # LOS states of the 3GPP path-loss models
 }
 
 

@@ -157,14 +157,14 @@ class PiecewiseChannel:
     """A hand-made block channel: gains per block, block length 1 s."""
 
     time_varying = True
-    coherence_s = 1.0
+    block_s = 1.0
 
     def __init__(self, gains_by_block: list[float], n_devices: int = 2) -> None:
         self._g = gains_by_block
         self._n = n_devices
 
     def block_at(self, t_s: float) -> int:
-        return math.floor(t_s / self.coherence_s)
+        return math.floor(t_s / self.block_s)
 
     def gains(self, j0: int, count: int) -> np.ndarray:
         g = [self._g[min(j, len(self._g) - 1)] for j in range(j0, j0 + count)]
