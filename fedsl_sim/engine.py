@@ -42,7 +42,7 @@ class Simulation:
 
     @classmethod
     def build(cls, scenario: Scenario, source: str = "scenario") -> Simulation:
-        world = World(scenario)
+        world = World(scenario, source=source)
         data = FederatedData(scenario, world.streams, source=source)
         scheme = SCHEMES.make(scenario.scheme, scenario=scenario, world=world, data=data)
         return cls(scenario, world, data, scheme)

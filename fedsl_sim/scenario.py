@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 SCHEMES = ("fedsl", "lightweight_fedsl")
 
@@ -276,26 +284,142 @@ PlacementConfig = Annotated[UniformDiscPlacement | FixedPlacement, Field(discrim
 class StaticMobility(_Model):
     kind: Literal["static"]
 
+    def max_speed_mps(self) -> float:
+        return 0.0
 
-class RandomWaypointMobility(_Model):
-    """Random waypoint inside a disc of ``radius_m`` (default: the placement disc)."""
+
+SpeedRange = tuple[PositiveFloat, PositiveFloat]
+
+
+def _check_speed_range(speed: SpeedRange) -> None:
+    lo, hi = speed
+    if hi < lo:
+        raise _FieldError(("speed_mps",), f"expected [low, high] with low <= high, got {[lo, hi]}")
+
+
+class _DiscMobility(_Model):
+    """Movement inside a disc of ``radius_m`` around the base station (default: the placement
+    disc; required with fixed placement)."""
+
+    radius_m: PositiveFloat | None = None
+
+
+class RandomWaypointMobility(_DiscMobility):
+    """Random waypoint: legs to uniform waypoints at a uniform speed, pausing ``pause_s``.
+    ``stationary_start`` starts in the stationary regime (Le Boudec & Vojnović): positions,
+    phases and speeds drawn from it, the placement ignored."""
 
     kind: Literal["random_waypoint"]
-    speed_mps: tuple[PositiveFloat, PositiveFloat] = (1.0, 3.0)
+    speed_mps: SpeedRange = (1.0, 3.0)
     pause_s: Annotated[float, Field(ge=0)] = 0.0
-    radius_m: PositiveFloat | None = None
+    stationary_start: bool = False
 
     @model_validator(mode="after")
     def _speed_range(self) -> RandomWaypointMobility:
-        lo, hi = self.speed_mps
-        if hi < lo:
+        _check_speed_range(self.speed_mps)
+        return self
+
+    def max_speed_mps(self) -> float:
+        return self.speed_mps[1]
+
+
+class RandomDirectionMobility(_DiscMobility):
+    """Random direction with reflection at the border (uniform density): straight epochs of
+    ``travel_s`` seconds (or, when null, to the border), pausing ``pause_s``."""
+
+    kind: Literal["random_direction"]
+    speed_mps: SpeedRange = (1.0, 3.0)
+    pause_s: Annotated[float, Field(ge=0)] = 0.0
+    travel_s: PositiveFloat | None = 30.0
+
+    @model_validator(mode="after")
+    def _speed_range(self) -> RandomDirectionMobility:
+        _check_speed_range(self.speed_mps)
+        return self
+
+    def max_speed_mps(self) -> float:
+        return self.speed_mps[1]
+
+
+class GaussMarkovMobility(_DiscMobility):
+    """Gauss–Markov (Liang & Haas 1999): speed and direction updated every ``update_s`` with
+    memory ``alpha`` (0 = random walk, 1 = straight line); ``border`` reflect or steer."""
+
+    kind: Literal["gauss_markov"]
+    mean_speed_mps: PositiveFloat = 2.0
+    alpha: Annotated[float, Field(ge=0, le=1)] = 0.75
+    update_s: PositiveFloat = 1.0
+    speed_std_mps: Annotated[float, Field(ge=0)] | None = None
+    border: Literal["reflect", "steer"] = "reflect"
+
+    def max_speed_mps(self) -> float:
+        std = self.speed_std_mps if self.speed_std_mps is not None else self.mean_speed_mps / 4
+        return self.mean_speed_mps + 4 * std
+
+
+class ManhattanGridMobility(_Model):
+    """Manhattan grid (ETSI TR 101 112): streets every ``block_m`` on an ``n_blocks`` grid
+    centred on the base station; turns with ``turn_probs`` (straight, left, right). Devices
+    start on the streets (the placement is ignored)."""
+
+    kind: Literal["manhattan_grid"]
+    block_m: PositiveFloat = 100.0
+    n_blocks: tuple[PositiveInt, PositiveInt] = (4, 4)
+    speed_mps: SpeedRange = (1.0, 3.0)
+    turn_probs: tuple[
+        Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]
+    ] = (0.5, 0.25, 0.25)
+
+    @model_validator(mode="after")
+    def _valid(self) -> ManhattanGridMobility:
+        _check_speed_range(self.speed_mps)
+        if not math.isclose(sum(self.turn_probs), 1.0, abs_tol=1e-9):
             raise _FieldError(
-                ("speed_mps",), f"expected [low, high] with low <= high, got {[lo, hi]}"
+                ("turn_probs",), f"expected probabilities summing to 1, got {list(self.turn_probs)}"
             )
         return self
 
+    def max_speed_mps(self) -> float:
+        return self.speed_mps[1]
 
-MobilityConfig = Annotated[StaticMobility | RandomWaypointMobility, Field(discriminator="kind")]
+    @property
+    def half_extent_m(self) -> tuple[float, float]:
+        return (self.n_blocks[0] * self.block_m / 2, self.n_blocks[1] * self.block_m / 2)
+
+
+class TraceMobility(_Model):
+    """Positions replayed from a CSV file with columns ``t_s, device, x_m, y_m`` (metres, BS at
+    the origin; linear interpolation; held before the first and after the last sample). A
+    relative ``path`` is relative to the scenario file. The placement is ignored."""
+
+    kind: Literal["trace"]
+    path: str
+    max_speed_mps_hint: PositiveFloat | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, path: str, info: ValidationInfo) -> str:
+        base = (info.context or {}).get("base_dir")
+        p = Path(path)
+        if not p.is_absolute() and base is not None:
+            p = Path(base) / p
+        if not p.is_file():
+            raise ValueError(f"expected an existing CSV file, got {str(p)!r}")
+        return str(p)
+
+    def max_speed_mps(self) -> float:
+        return self.max_speed_mps_hint or 0.0
+
+
+MobilityConfig = Annotated[
+    StaticMobility
+    | RandomWaypointMobility
+    | RandomDirectionMobility
+    | GaussMarkovMobility
+    | ManhattanGridMobility
+    | TraceMobility,
+    Field(discriminator="kind"),
+]
 
 
 class DeviceCompute(_Model):
@@ -323,12 +447,12 @@ class DevicesConfig(_Model):
                     f"expected {self.count} positions (devices.count), "
                     f"got {len(self.placement.positions_m)}",
                 )
-            if isinstance(self.mobility, RandomWaypointMobility) and self.mobility.radius_m is None:
+            if isinstance(self.mobility, _DiscMobility) and self.mobility.radius_m is None:
                 raise _FieldError(
                     ("mobility", "radius_m"),
                     "expected a radius (fixed placement has no disc to move in), got none",
                 )
-        if isinstance(self.mobility, RandomWaypointMobility) and self.mobility.radius_m is not None:
+        if isinstance(self.mobility, _DiscMobility) and self.mobility.radius_m is not None:
             if isinstance(self.placement, FixedPlacement):
                 farthest = max(math.hypot(x, y) for x, y in self.placement.positions_m)
             else:
@@ -340,6 +464,16 @@ class DevicesConfig(_Model):
                     f"{farthest:g} m), got {self.mobility.radius_m:g}",
                 )
         return self
+
+    @property
+    def movement_radius_m(self) -> float | None:
+        """Radius of the disc devices move in (disc-bounded mobility), else None."""
+        if not isinstance(self.mobility, _DiscMobility):
+            return None
+        if self.mobility.radius_m is not None:
+            return self.mobility.radius_m
+        assert isinstance(self.placement, UniformDiscPlacement)
+        return self.placement.radius_m
 
 
 class ServerConfig(_Model):
@@ -472,10 +606,43 @@ FadingConfig = Annotated[
 
 
 class AccessConfig(_Model):
-    """OFDMA: each direction's band is shared equally among its concurrent transmissions."""
+    """How concurrent transmissions of one direction share its band. ``ofdma``: each gets a
+    part of the band at the same time — ``equal`` parts, or parts ``proportional`` to the
+    bits of each message (so that concurrent messages tend to end together); noise scales
+    with the part. ``tdma``: each gets the whole band for an equal part of the time."""
 
-    kind: Literal["ofdma"] = "ofdma"
-    share: Literal["equal"] = "equal"
+    kind: Literal["ofdma", "tdma"] = "ofdma"
+    share: Literal["equal", "proportional"] = "equal"
+
+
+class ShannonRate(_Model):
+    """r = B log2(1 + SNR / Γ), Γ = ``gap_db`` (0 dB: capacity)."""
+
+    model: Literal["shannon"]
+    gap_db: Annotated[float, Field(ge=0, le=20)] = 0.0
+
+
+class CqiRate(_Model):
+    """r = B · efficiency(CQI) with the 3GPP TS 38.214 CQI tables; the CQI is the highest one
+    whose SNR threshold is reached (default thresholds: 10 log10(2^eff - 1) dB; or give the 15
+    thresholds of CQI 1..15). Below CQI 1 the link is in outage."""
+
+    model: Literal["cqi"]
+    table: Literal["64qam", "256qam"] = "64qam"
+    snr_thresholds_db: tuple[float, ...] | None = None
+
+    @model_validator(mode="after")
+    def _fifteen(self) -> CqiRate:
+        t = self.snr_thresholds_db
+        increasing = t is None or all(b > a for a, b in zip(t, t[1:], strict=False))
+        if t is not None and (len(t) != 15 or not increasing):
+            raise _FieldError(
+                ("snr_thresholds_db",), f"expected 15 increasing values (CQI 1..15), got {list(t)}"
+            )
+        return self
+
+
+RateConfig = Annotated[ShannonRate | CqiRate, Field(discriminator="model")]
 
 
 class OutageConfig(_Model):
@@ -490,6 +657,21 @@ class OutageConfig(_Model):
     chase_combining: bool = False
 
 
+class InterferenceConfig(_Model):
+    """Co-channel interference from ``rings`` hexagonal rings of neighbouring base stations at
+    ``inter_site_distance_m`` (6 sites in ring 1, 12 in ring 2, ...), each busy a fraction
+    ``load`` of the time (interference scaled by ``load``: its mean). Downlink: every
+    neighbour's transmit power (the serving BS's) through the path loss to the device's current
+    position (NLOS for the 3GPP models; no shadowing or fading; at least 10 m). Uplink: one
+    device per neighbouring cell (the devices' transmit power), its received power at the
+    serving BS averaged over positions uniform in a disc of half the inter-site distance around
+    its site. Interference adds to the noise in the SINR."""
+
+    inter_site_distance_m: PositiveFloat = 500.0
+    rings: Annotated[int, Field(ge=1, le=3)] = 1
+    load: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+
 class NetworkConfig(_Model):
     carrier_hz: PositiveFloat = 3.5e9
     bandwidth_hz: PositiveFloat = 20.0e6
@@ -498,7 +680,9 @@ class NetworkConfig(_Model):
     shadowing: ShadowingConfig = ShadowingConfig()
     fading: FadingConfig = RayleighFading(model="rayleigh")
     access: AccessConfig = AccessConfig()
+    rate: RateConfig = ShannonRate(model="shannon")
     outage: OutageConfig = OutageConfig()
+    interference: InterferenceConfig | None = None
 
 
 # --------------------------------------------------------------------------- scenario
@@ -527,6 +711,16 @@ class Scenario(_Model):
         if not isinstance(pl_cfg, THREE_GPP_PATHLOSS) or pl_cfg.clamp:
             return self
         lo, hi = device_distance_range_m(self.devices)
+        itf = self.network.interference
+        if itf is not None:
+            reach = itf.rings * itf.inter_site_distance_m + max(hi, itf.inter_site_distance_m)
+            r_lo, r_hi = model.d2d_range_m(False)
+            if r_lo > 10.0 or reach > r_hi:
+                raise _FieldError(
+                    ("network", "pathloss", "clamp"),
+                    f"interferers are 10-{reach:g} m from devices, outside the {pl_cfg.model} "
+                    f"NLOS range {r_lo:g}-{r_hi:g} m; set clamp: true",
+                )
         states = {"los": [True], "nlos": [False], "stochastic": [True, False]}[pl_cfg.los]
         for los in states:
             r_lo, r_hi = model.d2d_range_m(los)
@@ -565,14 +759,17 @@ class _FieldError(ValueError):
 # --------------------------------------------------------------------------- I/O
 def device_distance_range_m(devices: DevicesConfig) -> tuple[float, float]:
     """The 2-D distances from the base station (origin) that devices can take, metres."""
+    mob = devices.mobility
+    if isinstance(mob, _DiscMobility):
+        return 0.0, float(devices.movement_radius_m or 0.0)
+    if isinstance(mob, ManhattanGridMobility):
+        return 0.0, math.hypot(*mob.half_extent_m)
+    if isinstance(mob, TraceMobility):
+        return 0.0, math.inf  # unknown before the file is read
     if isinstance(devices.placement, FixedPlacement):
         d = [math.hypot(x, y) for x, y in devices.placement.positions_m]
-        lo, hi = min(d), max(d)
-    else:
-        lo, hi = devices.placement.min_distance_m, devices.placement.radius_m
-    if isinstance(devices.mobility, RandomWaypointMobility):
-        lo, hi = 0.0, max(hi, devices.mobility.radius_m or hi)
-    return lo, hi
+        return min(d), max(d)
+    return devices.placement.min_distance_m, devices.placement.radius_m
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
@@ -698,10 +895,13 @@ def _describe(err: Mapping[str, Any]) -> str:
     return f"{msg}, got {given_s}"
 
 
-def validate_scenario(data: dict[str, Any], source: str) -> Scenario:
-    """Validate a raw mapping; errors become one :class:`ScenarioError` naming each field."""
+def validate_scenario(
+    data: dict[str, Any], source: str, base_dir: str | Path | None = None
+) -> Scenario:
+    """Validate a raw mapping; errors become one :class:`ScenarioError` naming each field.
+    Relative file paths in the scenario are resolved against ``base_dir``."""
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         lines = []
         first_path: str | None = None
@@ -738,4 +938,4 @@ def load_scenario(
         merged["seed"] = seed
     if merged:
         data = apply_overrides(data, merged, source)
-    return validate_scenario(data, source)
+    return validate_scenario(data, source, base_dir=Path(path).resolve().parent)

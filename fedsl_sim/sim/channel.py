@@ -19,6 +19,7 @@ increasing time order only (the LOS and shadowing processes are sequential).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,13 +29,19 @@ from channels.doppler import coherence_time_s
 from channels.fading import BlockFading
 from channels.pathloss import PathLossModel, ThreeGppPathLoss
 from channels.shadowing import CorrelatedShadowing
+from channels.units import dbm_to_w
 from fedsl_sim.scenario import (
     THREE_GPP_PATHLOSS,
     FixedPlacement,
+    GaussMarkovMobility,
     LogDistancePathLoss,
+    ManhattanGridMobility,
+    RandomDirectionMobility,
     RandomWaypointMobility,
     RmaPathLoss,
     Scenario,
+    ScenarioError,
+    TraceMobility,
 )
 from fedsl_sim.sim.streams import Streams
 
@@ -66,8 +73,113 @@ def make_pathloss(cfg: Any, carrier_hz: float) -> PathLossModel:
 
 
 def max_speed_mps(scenario: Scenario) -> float:
-    mob = scenario.devices.mobility
-    return float(mob.speed_mps[1]) if isinstance(mob, RandomWaypointMobility) else 0.0
+    return float(scenario.devices.mobility.max_speed_mps())
+
+
+def make_mobility(
+    scenario: Scenario, start_m: np.ndarray, rng: np.random.Generator
+) -> channels.mobility.MobilityModel:
+    """The mobility model of ``devices.mobility``, devices starting at ``start_m`` (n, 2)."""
+    dev = scenario.devices
+    mob, n = dev.mobility, dev.count
+    radius = dev.movement_radius_m
+    if isinstance(mob, RandomWaypointMobility):
+        params = {"initial_positions_m": start_m} if not mob.stationary_start else {}
+        return channels.mobility.make(
+            "random_waypoint",
+            n=n,
+            rng=rng,
+            speed_mps=mob.speed_mps,
+            pause_s=mob.pause_s,
+            radius_m=radius,
+            stationary_start=mob.stationary_start,
+            **params,
+        )
+    if isinstance(mob, RandomDirectionMobility):
+        return channels.mobility.make(
+            "random_direction",
+            n=n,
+            rng=rng,
+            speed_mps=mob.speed_mps,
+            pause_s=mob.pause_s,
+            travel_s=mob.travel_s,
+            radius_m=radius,
+            initial_positions_m=start_m,
+        )
+    if isinstance(mob, GaussMarkovMobility):
+        return channels.mobility.make(
+            "gauss_markov",
+            n=n,
+            rng=rng,
+            mean_speed_mps=mob.mean_speed_mps,
+            alpha=mob.alpha,
+            update_s=mob.update_s,
+            speed_std_mps=mob.speed_std_mps,
+            border=mob.border,
+            radius_m=radius,
+            initial_positions_m=start_m,
+        )
+    if isinstance(mob, ManhattanGridMobility):
+        hx, hy = mob.half_extent_m
+        return channels.mobility.make(
+            "manhattan_grid",
+            n=n,
+            rng=rng,
+            block_m=mob.block_m,
+            n_blocks=mob.n_blocks,
+            speed_mps=mob.speed_mps,
+            turn_probs=mob.turn_probs,
+            origin_m=(-hx, -hy),
+        )
+    if isinstance(mob, TraceMobility):
+        return channels.mobility.make("trace", path_or_rows=mob.path, n=n)
+    return channels.mobility.make("static", positions_m=start_m)
+
+
+MIN_INTERFERER_DISTANCE_M = 10.0
+
+
+def hex_ring_sites(inter_site_distance_m: float, rings: int) -> np.ndarray:
+    """(m, 2) positions of the base stations of ``rings`` hexagonal rings around the origin."""
+    corners = [np.array([math.cos(a), math.sin(a)]) for a in np.arange(6) * math.pi / 3]
+    sites = []
+    for r in range(1, rings + 1):
+        for side in range(6):
+            a, b = corners[side] * r, corners[(side + 1) % 6] * r
+            sites += [a + (b - a) * i / r for i in range(r)]
+    return inter_site_distance_m * np.asarray(sites)
+
+
+def _mean_gain(pathloss: PathLossModel, d_m: np.ndarray) -> np.ndarray:
+    d = np.maximum(d_m, MIN_INTERFERER_DISTANCE_M)
+    los = not isinstance(pathloss, ThreeGppPathLoss)  # 3GPP: interferers are NLOS
+    return 10.0 ** (-pathloss.loss_db(d, los=los) / 10.0)
+
+
+def dl_site_gains(pathloss: PathLossModel, pos: np.ndarray, sites: np.ndarray) -> np.ndarray:
+    """Sum over ``sites`` of the path gain to each position of ``pos`` (..., 2)."""
+    d = np.linalg.norm(pos[..., None, :] - sites, axis=-1)  # (..., m)
+    return _mean_gain(pathloss, d).sum(axis=-1)
+
+
+def ring_interference(
+    cfg: Any, pathloss: PathLossModel, device_tx_power_w: float
+) -> tuple[np.ndarray, float]:
+    """Interfering sites and the mean uplink interference power at the serving BS (W): one
+    device per neighbouring cell, uniform in a disc of half the inter-site distance around its
+    site (polar quadrature, 24 x 48 points), scaled by the load."""
+    sites = hex_ring_sites(cfg.inter_site_distance_m, cfg.rings)
+    radius = cfg.inter_site_distance_m / 2
+    r = radius * np.sqrt((np.arange(24) + 0.5) / 24)  # equal-area annuli
+    a = 2 * math.pi * (np.arange(48) + 0.5) / 48
+    offsets = np.stack(np.meshgrid(r, a, indexing="ij"), -1).reshape(-1, 2)
+    pts = np.stack(
+        [offsets[:, 0] * np.cos(offsets[:, 1]), offsets[:, 0] * np.sin(offsets[:, 1])], -1
+    )
+    ul = 0.0
+    for site in sites:
+        ul += float(_mean_gain(pathloss, np.linalg.norm(site + pts, axis=-1)).mean())
+    return sites, cfg.load * device_tx_power_w * ul
 
 
 class RadioChannel:
@@ -75,12 +187,11 @@ class RadioChannel:
 
     CHUNK_BLOCKS = 1024
 
-    def __init__(self, scenario: Scenario, streams: Streams) -> None:
+    def __init__(self, scenario: Scenario, streams: Streams, source: str = "scenario") -> None:
         dev, net = scenario.devices, scenario.network
         n = self.n = dev.count
         if isinstance(dev.placement, FixedPlacement):
             start = np.asarray(dev.placement.positions_m, dtype=float).reshape(n, 2)
-            disc_radius_m = None
         else:
             start = channels.placement.uniform_disc(
                 streams.numpy("placement"),
@@ -88,19 +199,10 @@ class RadioChannel:
                 dev.placement.radius_m,
                 min_distance_m=dev.placement.min_distance_m,
             )
-            disc_radius_m = dev.placement.radius_m
-        if isinstance(dev.mobility, RandomWaypointMobility):
-            self.mobility = channels.mobility.make(
-                "random_waypoint",
-                n=n,
-                rng=streams.numpy("mobility"),
-                speed_mps=dev.mobility.speed_mps,
-                pause_s=dev.mobility.pause_s,
-                radius_m=dev.mobility.radius_m or disc_radius_m,
-                initial_positions_m=start,
-            )
-        else:
-            self.mobility = channels.mobility.make("static", positions_m=start)
+        try:
+            self.mobility = make_mobility(scenario, start, streams.numpy("mobility"))
+        except ValueError as exc:  # e.g. a malformed trace file
+            raise ScenarioError(source, str(exc), path="devices.mobility") from None
         moving = max_speed_mps(scenario) > 0
 
         # path loss and LOS state
@@ -160,6 +262,15 @@ class RadioChannel:
             )
             self.time_varying = f.model != "none" or moving
         self.block_s = self.fading.coherence_s
+        self._interference = None
+        self._interference_load = net.interference.load if net.interference else 0.0
+        if net.interference is not None:
+            self._interference = ring_interference(
+                net.interference, self.pathloss, dbm_to_w(dev.tx_power_dbm)
+            )
+        self.has_interference = self._interference is not None
+        #: mean uplink interference power at the serving BS, W (0 without interference)
+        self.ul_interference_w = 0.0 if self._interference is None else self._interference[1]
         self._chunks: dict[int, np.ndarray] = {}
         self._next_chunk = 0  # chunks are computed strictly in order (sequential processes)
         self._components: dict[int, dict[str, np.ndarray]] = {}
@@ -194,6 +305,17 @@ class RadioChannel:
     def gain(self, j: int) -> np.ndarray:
         """(n,) linear power gains of block ``j``."""
         return self.gains(j, 1)[0]
+
+    def dl_interference_gain(self, j0: int, count: int) -> np.ndarray:
+        """(count, n) sum over the interfering base stations of load x their power gain to each
+        device (multiply by the BS transmit power for watts)."""
+        self.gains(j0, count)
+        size = self.CHUNK_BLOCKS
+        first, last = j0 // size, (j0 + count - 1) // size
+        rows = [self._components[c]["dl_interference_gain"] for c in range(first, last + 1)]
+        block = rows[0] if len(rows) == 1 else np.concatenate(rows)
+        start = j0 - first * size
+        return block[start : start + count]
 
     def components(self, j: int) -> dict[str, np.ndarray]:
         """Distance (m), LOS state, path loss (dB), shadowing (dB) and fading power of every
@@ -246,4 +368,10 @@ class RadioChannel:
             "shadowing_db": sh_db,
             "fading_power": fad,
         }
+        if self._interference is not None:
+            sites, _ = self._interference
+            load = self._interference_load
+            self._components[c]["dl_interference_gain"] = load * dl_site_gains(
+                self.pathloss, pos, sites
+            )
         return 10.0 ** ((sh_db - pl_db) / 10.0) * fad

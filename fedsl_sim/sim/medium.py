@@ -34,12 +34,19 @@ end rather than one per coherence block.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
 from fedsl_sim.sim.channel import RadioChannel
+
+
+def shannon_rate(bandwidth_hz: np.ndarray, snr: np.ndarray) -> np.ndarray:
+    """Capacity B log2(1 + SNR), bit/s."""
+    return bandwidth_hz * np.log2(1.0 + snr)
+
 
 UPLINK = "uplink"
 DOWNLINK = "downlink"
@@ -154,6 +161,9 @@ class Medium:
         policy: str = "wait",
         max_retransmissions: int = 0,
         chase_combining: bool = False,
+        access: str = "ofdma",
+        share: str = "equal",
+        rate_bps: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> None:
         if policy not in OUTAGE_POLICIES:
             raise ValueError(f"policy must be one of {OUTAGE_POLICIES}, got {policy!r}")
@@ -164,6 +174,10 @@ class Medium:
         self.device_tx_power_w = np.asarray(device_tx_power_w, dtype=float)
         self.bs_tx_power_w = float(bs_tx_power_w)
         self.snr_threshold = snr_threshold_linear
+        if access not in ("ofdma", "tdma") or share not in ("equal", "proportional"):
+            raise ValueError(f"unknown access {access!r} / share {share!r}")
+        self.access, self.share = access, share
+        self.rate_bps = rate_bps if rate_bps is not None else shannon_rate
         self.policy = policy
         self.budget = 0 if policy == "drop" else int(max_retransmissions)
         self.chase = policy == "harq" and chase_combining
@@ -220,24 +234,42 @@ class Medium:
         self._block = plan.j0 + k
         self._plan = None
 
-    def _rates(self, gains: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _rates(self, gains: np.ndarray, j0: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Shannon rates and SNRs (S, m) of the active transmissions given gains (S, n),
         before any outage rule."""
         txs = self._txs
-        devices = np.fromiter((tx.device for tx in txs), dtype=np.intp, count=len(txs))
-        uplink = np.fromiter((tx.uplink for tx in txs), dtype=bool, count=len(txs))
-        n_up = int(uplink.sum())
-        share_hz = np.where(
-            uplink, self.bandwidth_hz / max(n_up, 1), self.bandwidth_hz / max(len(txs) - n_up, 1)
-        )
+        m = len(txs)
+        devices = np.fromiter((tx.device for tx in txs), dtype=np.intp, count=m)
+        uplink = np.fromiter((tx.uplink for tx in txs), dtype=bool, count=m)
+        # each transmission's fraction of its direction's band (OFDMA) or time (TDMA)
+        if self.share == "proportional":
+            weight = np.fromiter((tx.bits for tx in txs), dtype=float, count=m)
+        else:
+            weight = np.ones(m)
+        total = np.where(uplink, weight[uplink].sum(), weight[~uplink].sum())
+        fraction = weight / total
+        share_hz = self.bandwidth_hz * fraction if self.access == "ofdma" else self.bandwidth_hz
         # uplink: the device's whole power in its share; downlink: the BS's power spread evenly
         power_w = np.where(
             uplink,
             self.device_tx_power_w[devices],
             self.bs_tx_power_w * share_hz / self.bandwidth_hz,
         )
-        snr = power_w * gains[:, devices] / (self.noise_psd * share_hz)
-        return share_hz * np.log2(1.0 + snr), snr
+        noise_w = self.noise_psd * share_hz
+        if getattr(self.channel, "has_interference", False):
+            # downlink: neighbours spread their power over the band like the serving BS;
+            # uplink: a mean interference power from the neighbouring cells' devices
+            dl_i = self.channel.dl_interference_gain(j0, gains.shape[0])
+            noise_w = noise_w + np.where(
+                uplink,
+                self.channel.ul_interference_w,
+                self.bs_tx_power_w * share_hz / self.bandwidth_hz * dl_i[:, devices],
+            )
+        snr = power_w * gains[:, devices] / noise_w  # SINR with interference
+        rate = self.rate_bps(share_hz, snr)
+        if self.access == "tdma":
+            rate = rate * fraction
+        return rate, snr
 
     def _outage(self, snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Failed blocks (S, m) under the threshold, with Chase combining if enabled, and the
@@ -274,13 +306,15 @@ class Medium:
         horizon = 1
         if self.segmented:
             # first guess: enough blocks for the smallest message at the current rates
-            rate0, _ = self._rates(self.channel.gains(j0, 1))
+            rate0, _ = self._rates(self.channel.gains(j0, 1), j0)
             best = float(np.max(rate0)) * self.channel.block_s
             guess = float(np.min(remaining)) / best if best > 0 else 64.0
             horizon = int(min(self.MAX_HORIZON_BLOCKS, max(16, 2 * guess)))
         while True:
-            rate, snr = self._rates(self.channel.gains(j0, horizon))
+            rate, snr = self._rates(self.channel.gains(j0, horizon), j0)
             failed, chase_after = self._outage(snr)
+            if self.policy != "wait":
+                failed |= rate == 0  # e.g. below CQI 1: nothing decodes
             rate[failed] = 0.0
             if self.segmented:
                 starts = (j0 + np.arange(horizon + 1)) * self.channel.block_s

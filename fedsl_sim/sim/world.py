@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import simpy
 
+from channels.link import cqi_rate_bps, shannon_rate_bps
 from channels.units import dbm_to_w, noise_power_w
-from fedsl_sim.scenario import Scenario
+from fedsl_sim.scenario import CqiRate, Scenario, ShannonRate
 from fedsl_sim.sim.channel import RadioChannel
-from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium
+from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium, shannon_rate
 from fedsl_sim.sim.recorder import (
     DOWNLINK_KINDS,
     SERVER_COMPUTE,
@@ -38,15 +39,24 @@ from fedsl_sim.sim.streams import Streams
 Process = Generator[simpy.Event, Any, Any]
 
 
+def make_rate_model(cfg: ShannonRate | CqiRate) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """rate(bandwidth_hz, snr) -> bit/s for the ``network.rate`` block."""
+    if isinstance(cfg, CqiRate):
+        return lambda b, snr: cqi_rate_bps(b, snr, cfg.table, cfg.snr_thresholds_db)
+    if cfg.gap_db == 0:
+        return shannon_rate
+    return lambda b, snr: shannon_rate_bps(b, snr, cfg.gap_db)
+
+
 class World:
     """Everything with a clock in one simulation; two Worlds never share state."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, source: str = "scenario") -> None:
         self.scenario = scenario
         self.env = simpy.Environment()
         self.streams = Streams(scenario.seed)
         self.n_devices = scenario.devices.count
-        self.channel = RadioChannel(scenario, self.streams)
+        self.channel = RadioChannel(scenario, self.streams, source=source)
         net = scenario.network
         thr = net.outage.snr_threshold_db
         self.medium = Medium(
@@ -62,6 +72,9 @@ class World:
             policy=net.outage.policy,
             max_retransmissions=net.outage.max_retransmissions,
             chase_combining=net.outage.chase_combining,
+            access=net.access.kind,
+            share=net.access.share,
+            rate_bps=make_rate_model(net.rate),
         )
         self.device_tx_power_w = self.medium.device_tx_power_w
         self.server_workers = simpy.Resource(self.env, capacity=scenario.server.workers)

@@ -398,3 +398,79 @@ def test_lost_messages_are_counted_and_excluded(tmp_path):
     assert rec.uplink_bits.sum() == sum(
         e.bits for e in rec.events if e.kind in ("uplink", "model_upload")
     )
+
+
+def two_uplinks(bits_a: int, bits_b: int, **kwargs):
+    """Devices 0 and 1 start uplinks at t = 0 on a static channel with SNR 3 on 1 Hz."""
+    env = simpy.Environment()
+    medium = Medium(env, StaticChannel([3.0]), 1.0, 1.0, np.array([1.0, 1.0]), 1.0, None, **kwargs)
+    done = {}
+
+    def send(dev, bits):
+        done[dev] = yield medium.transmit(dev, UPLINK, bits)
+
+    env.process(send(0, bits_a))
+    env.process(send(1, bits_b))
+    env.run()
+    return done[0].t_end_s, done[1].t_end_s
+
+
+def test_tdma_gives_the_whole_band_for_a_share_of_the_time():
+    # each gets 1 Hz at SNR 3 half of the time: 0.5 * log2(4) = 1 bit/s; 2 bits each -> 2 s
+    assert two_uplinks(2, 2, access="tdma") == (pytest.approx(2.0), pytest.approx(2.0))
+    # OFDMA instead: 0.5 Hz each at SNR 6: 0.5 log2 7 bit/s
+    t = 2 / (0.5 * math.log2(7))
+    assert two_uplinks(2, 2) == (pytest.approx(t), pytest.approx(t))
+
+
+def test_proportional_share_follows_message_sizes():
+    # 3 and 1 bits: shares 0.75 and 0.25 Hz, SNRs 4 and 12
+    ra, rb = 0.75 * math.log2(5), 0.25 * math.log2(13)
+    tb = 1 / rb
+    ta = tb + (3 - ra * tb) / math.log2(4)  # A alone afterwards: 1 Hz at SNR 3
+    assert two_uplinks(3, 1, share="proportional") == (pytest.approx(ta), pytest.approx(tb))
+
+
+def test_rate_models_gap_and_cqi():
+    from fedsl_sim.scenario import CqiRate, ShannonRate
+    from fedsl_sim.sim.world import make_rate_model
+
+    gap = make_rate_model(ShannonRate(model="shannon", gap_db=3.0))
+    snr = np.array([1.0, 10.0])
+    np.testing.assert_allclose(gap(np.ones(2), snr), np.log2(1 + snr / 10**0.3))
+    cqi = make_rate_model(CqiRate(model="cqi"))
+    # 38.214 Table 5.2.2.1-2: CQI 1 efficiency 0.1523 needs SNR >= 2^0.1523 - 1 = 0.1114;
+    # CQI 15 (5.5547) needs 2^5.5547 - 1 = 46.0; below CQI 1: outage
+    np.testing.assert_allclose(
+        cqi(np.full(3, 1e6), np.array([0.1, 0.12, 100.0])), [0.0, 0.1523e6, 5.5547e6], rtol=1e-4
+    )
+
+
+def test_ring_interference_enters_the_sinr():
+    sc = make_scenario(network__interference={"inter_site_distance_m": 500.0, "load": 1.0})
+    sim = Simulation.build(sc)
+    sim.run_rounds()
+    ev = {e.kind: e for e in sim.world.recorder.events if e.device == 0}
+    # downlink: six sites at 500 m, 60 degrees apart; the device sits at (100, 0)
+    sites = [(500 * math.cos(a), 500 * math.sin(a)) for a in np.arange(6) * math.pi / 3]
+    g = [
+        10
+        ** (
+            -(20 * math.log10(4 * math.pi * 3.5e9 / C) + 35 * math.log10(math.hypot(100 - x, y)))
+            / 10
+        )
+        for x, y in sites
+    ]
+    sinr_dl = P_BS_W * GAIN / (N0_W_PER_HZ * BANDWIDTH_HZ + P_BS_W * sum(g))
+    assert ev["downlink"].snr_db == pytest.approx(10 * math.log10(sinr_dl), rel=1e-9)
+    # uplink: the quadrature's mean interference against a Monte Carlo estimate (one device
+    # uniform in a 250 m disc around each site, 23 dBm, same path loss)
+    rng = np.random.default_rng(0)
+    r, a = 250 * np.sqrt(rng.uniform(size=200_000)), rng.uniform(0, 2 * math.pi, 200_000)
+    mc = 0.0
+    for x, y in sites:
+        d = np.maximum(np.hypot(x + r * np.cos(a), y + r * np.sin(a)), 10.0)
+        mc += np.mean(10 ** (-(20 * math.log10(4 * math.pi * 3.5e9 / C) + 35 * np.log10(d)) / 10))
+    assert sim.world.channel.ul_interference_w == pytest.approx(P_DEV_W * mc, rel=0.02)
+    sinr_ul = P_DEV_W * GAIN / (N0_W_PER_HZ * BANDWIDTH_HZ + sim.world.channel.ul_interference_w)
+    assert ev["uplink"].snr_db == pytest.approx(10 * math.log10(sinr_ul), rel=1e-9)
