@@ -13,6 +13,11 @@ lazily, in fixed batches, from that child only: a device's trajectory depends ne
 query pattern nor on the other devices. Regions are the rectangle ``[0, W] x [0, H]``
 (``area_m=(W, H)``) or the disc of radius R centred at the origin (``radius_m=R``).
 
+Cost: the moving models keep each device's current straight segment in arrays, so a query
+at one instant is vectorized over the devices; only devices whose segment does not hold at
+the queried time are re-located one by one (at non-decreasing times, those whose segment has
+just ended). Any query order gives the same values, bit for bit.
+
 Adding a model is one ``MobilityModel`` subclass plus ``@MODELS.register("name")``.
 """
 
@@ -431,8 +436,165 @@ class _Track:
         dist = np.minimum(s[i] + frac * (s[i + 1] - s[i]), s[i + 1])
         return pos, self.v[i], dist
 
+    def segment_at(self, t_s: float) -> tuple[float, ...]:
+        """The segment evaluated at ``t_s`` (in [t[0], t[k - 1])) as a :class:`_Segments` row."""
+        k = self.k
+        j = int(np.searchsorted(self.t[:k], t_s, side="right")) - 1
+        t0, t1 = self.t[j], self.t[j + 1]
+        (ax, ay), (bx, by) = self.p[j], self.p[j + 1]
+        return (t0, t1, t1, ax, ay, bx, by, self.v[j], self.s[j], self.s[j + 1])
 
-class _PathModel(MobilityModel):
+
+class _Segments:
+    """Each device's current straight segment: all devices evaluated at once (the fast path).
+
+    Row d: from ``start_s[d]`` the device moves straight from ``from_m[d]`` to ``to_m[d]`` at
+    ``speed_mps[d]``, arriving at ``arrive_s[d]``, and then stays at ``to_m[d]`` (speed 0)
+    until ``end_s[d]``; it has travelled ``s0_m[d]`` at the start and ``s1_m[d]`` on arrival.
+    A row holds for times in ``[start_s[d], end_s[d])``; a query only re-locates, device by
+    device, the rows that do not hold (none at first), so the usual non-decreasing query
+    times cost a Python step only for the few devices whose segment has just ended.
+
+    :meth:`evaluate` repeats the models' per-device arithmetic exactly (the same IEEE
+    operations on the same operands, ``a + frac·(b - a)`` etc.): results are bit-identical.
+    """
+
+    _ROW = 10  # start_s, arrive_s, end_s, from x, from y, to x, to y, speed, s0, s1
+
+    def __init__(self, n: int) -> None:
+        self.start_s = np.full(n, math.inf)  # an empty interval: every row is stale
+        self.end_s = np.full(n, -math.inf)
+        self.arrive_s = np.zeros(n)
+        self.duration_s = np.zeros(n)  # arrive_s - start_s
+        self.from_m = np.zeros((n, 2))
+        self.to_m = np.zeros((n, 2))
+        self.step_m = np.zeros((n, 2))  # to_m - from_m
+        self.speed_mps = np.zeros(n)
+        self.s0_m = np.zeros(n)
+        self.s1_m = np.zeros(n)
+        self.ds_m = np.zeros(n)  # s1_m - s0_m
+
+    def stale(self, lo_s: float, hi_s: float) -> NDArray[np.intp]:
+        """Devices whose row does not hold on all of [lo_s, hi_s]."""
+        return np.flatnonzero(~((self.start_s <= lo_s) & (hi_s < self.end_s)))
+
+    def update(self, devices: NDArray[np.intp], rows: list[tuple[float, ...]]) -> None:
+        """Replace the rows of ``devices`` (``_ROW`` values each, in the order above)."""
+        r = np.array(rows, dtype=np.float64).reshape(len(rows), self._ROW)
+        self.start_s[devices], self.arrive_s[devices], self.end_s[devices] = r[:, 0:3].T
+        self.from_m[devices] = r[:, 3:5]
+        self.to_m[devices] = r[:, 5:7]
+        self.speed_mps[devices], self.s0_m[devices], self.s1_m[devices] = r[:, 7:10].T
+        self.duration_s[devices] = r[:, 1] - r[:, 0]
+        self.step_m[devices] = r[:, 5:7] - r[:, 3:5]
+        self.ds_m[devices] = r[:, 9] - r[:, 8]
+
+    def evaluate(
+        self, times: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Positions (T, n, 2), speeds (T, n) and distances (T, n) at ``times`` (T,), rows held."""
+        tt = times[:, None]
+        moving = tt < self.arrive_s
+        paused = ~moving
+        frac = np.subtract(tt, self.start_s)
+        frac /= np.where(moving, self.duration_s, 1.0)
+        # in place, as from + frac·step and s0 + frac·ds (IEEE addition commutes)
+        pos = np.multiply(frac[..., None], self.step_m)
+        pos += self.from_m
+        np.copyto(pos, self.to_m, where=paused[..., None])
+        speed = np.where(moving, self.speed_mps, 0.0)
+        dist = np.multiply(frac, self.ds_m)
+        dist += self.s0_m
+        np.minimum(dist, self.s1_m, out=dist)
+        np.copyto(dist, self.s1_m, where=paused)
+        return pos, speed, dist
+
+
+class _SegmentModel(MobilityModel):
+    """Base of the models whose devices move on straight segments: one query path for all.
+
+    Subclasses implement ``_segment_at`` (device d's segment holding at t, as a
+    :class:`_Segments` row) and ``_device_path`` (device d at an array of times: the general
+    per-device computation). A query at one instant evaluates every device at once from the
+    cached segments, re-locating only the devices whose segment does not hold at that
+    instant; for an array of times, the devices whose segment does not hold over the whole
+    span take the per-device path. Any query order is allowed and gives the same bits as
+    ``_evaluate(times, general=True)`` (the per-device path for every device); the
+    non-decreasing times of a simulation re-locate only the devices whose segment has ended.
+    The last single-instant result is kept, so ``position(t)`` then ``travelled_m(t)`` costs
+    one evaluation.
+    """
+
+    _segments_cache: _Segments | None = None
+    _last: tuple[float, NDArray, NDArray, NDArray] | None = None  # (t_s, pos, speed, dist)
+
+    def _segment_at(self, d: int, t_s: float) -> tuple[float, ...]:
+        raise NotImplementedError
+
+    def _device_path(
+        self, d: int, times: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        raise NotImplementedError
+
+    def _evaluate(
+        self, times: NDArray[np.float64], general: bool = False
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Positions (T, n, 2), speeds (T, n) and travelled distances (T, n) at ``times``.
+
+        ``general=True`` takes the per-device path for every device (the reference).
+        """
+        if len(times) == 0 or general:
+            pos = np.empty((len(times), self.n, 2))
+            speed = np.empty((len(times), self.n))
+            dist = np.empty((len(times), self.n))
+            if len(times):
+                for d in range(self.n):
+                    pos[:, d], speed[:, d], dist[:, d] = self._device_path(d, times)
+            return pos, speed, dist
+        segments = self._segments_cache
+        if segments is None:
+            segments = self._segments_cache = _Segments(self.n)
+        lo, hi = float(times.min()), float(times.max())
+        stale = segments.stale(lo, hi)
+        if stale.size:
+            segments.update(stale, [self._segment_at(int(d), hi) for d in stale])
+        pos, speed, dist = segments.evaluate(times)
+        if lo < hi:  # segments located at hi may start after lo: those devices one by one
+            for d in segments.stale(lo, hi):
+                pos[:, d], speed[:, d], dist[:, d] = self._device_path(int(d), times)
+        return pos, speed, dist
+
+    def _at(
+        self, t_s: float
+    ) -> tuple[float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        t = _validate.nonnegative("t_s", t_s)
+        last = self._last
+        # the same float, sign of zero included (-0.0 == 0.0 but may round differently)
+        if last is None or last[0] != t or math.copysign(1.0, last[0]) != math.copysign(1.0, t):
+            pos, speed, dist = self._evaluate(np.array([t]))
+            last = self._last = (t, pos[0], speed[0], dist[0])
+        return last
+
+    def position(self, t_s: float) -> NDArray[np.float64]:
+        return self._at(t_s)[1].copy()
+
+    def speed(self, t_s: float) -> NDArray[np.float64]:
+        return self._at(t_s)[2].copy()
+
+    def travelled_m(self, t_s: float) -> NDArray[np.float64]:
+        return self._at(t_s)[3].copy()
+
+    def positions(self, times_s: ArrayLike) -> NDArray[np.float64]:
+        return self._evaluate(_times_array(times_s))[0]
+
+    def speeds(self, times_s: ArrayLike) -> NDArray[np.float64]:
+        return self._evaluate(_times_array(times_s))[1]
+
+    def travelled(self, times_s: ArrayLike) -> NDArray[np.float64]:
+        return self._evaluate(_times_array(times_s))[2]
+
+
+class _PathModel(_SegmentModel):
     """Base of the models whose devices follow lazily generated piecewise-linear tracks.
 
     Subclasses fill ``self._tracks`` (one per device, starting at t = 0 with s = 0) and
@@ -445,44 +607,20 @@ class _PathModel(MobilityModel):
     def _grow(self, track: _Track) -> None:
         raise NotImplementedError
 
-    def _evaluate(
-        self, times: NDArray[np.float64]
+    def _grown(self, d: int, t_s: float) -> _Track:
+        """Device d's track, grown past ``t_s``."""
+        track = self._tracks[d]
+        while track.end_s <= t_s:
+            self._grow(track)
+        return track
+
+    def _segment_at(self, d: int, t_s: float) -> tuple[float, ...]:
+        return self._grown(d, t_s).segment_at(t_s)
+
+    def _device_path(
+        self, d: int, times: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        pos = np.empty((len(times), self.n, 2))
-        speed = np.empty((len(times), self.n))
-        dist = np.empty((len(times), self.n))
-        if len(times) == 0:
-            return pos, speed, dist
-        t_max = float(times.max())
-        for d, track in enumerate(self._tracks):
-            while track.end_s <= t_max:
-                self._grow(track)
-            pos[:, d], speed[:, d], dist[:, d] = track.evaluate(times)
-        return pos, speed, dist
-
-    def _at(
-        self, t_s: float
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        t = _validate.nonnegative("t_s", t_s)
-        return self._evaluate(np.array([t]))
-
-    def position(self, t_s: float) -> NDArray[np.float64]:
-        return self._at(t_s)[0][0]
-
-    def speed(self, t_s: float) -> NDArray[np.float64]:
-        return self._at(t_s)[1][0]
-
-    def travelled_m(self, t_s: float) -> NDArray[np.float64]:
-        return self._at(t_s)[2][0]
-
-    def positions(self, times_s: ArrayLike) -> NDArray[np.float64]:
-        return self._evaluate(_times_array(times_s))[0]
-
-    def speeds(self, times_s: ArrayLike) -> NDArray[np.float64]:
-        return self._evaluate(_times_array(times_s))[1]
-
-    def travelled(self, times_s: ArrayLike) -> NDArray[np.float64]:
-        return self._evaluate(_times_array(times_s))[2]
+        return self._grown(d, float(times.max())).evaluate(times)
 
 
 @MODELS.register("static")
@@ -564,7 +702,7 @@ class _Legs:
 
 
 @MODELS.register("random_waypoint")
-class RandomWaypoint(MobilityModel):
+class RandomWaypoint(_SegmentModel):
     """Random waypoint: each device moves in straight legs between uniform random waypoints.
 
     Every leg goes to a waypoint drawn uniformly in the region at a speed drawn uniformly in
@@ -702,64 +840,45 @@ class RandomWaypoint(MobilityModel):
         legs.speed_mps = np.concatenate((legs.speed_mps, speeds))
         legs.dist_m = np.concatenate((legs.dist_m, legs.dist_m[-1] + np.cumsum(lengths)))
 
-    def _state(self, t_s: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        t = _validate.nonnegative("t_s", t_s)
-        pos = np.empty((self.n, 2))
-        speed = np.zeros(self.n)
-        for d, legs in enumerate(self._legs):
-            while legs.start_s[-1] <= t:
-                self._extend(legs)
-            i = int(np.searchsorted(legs.start_s, t, side="right")) - 1
-            if t < legs.arrive_s[i]:
-                frac = (t - legs.start_s[i]) / (legs.arrive_s[i] - legs.start_s[i])
-                pos[d] = legs.waypoints[i] + frac * (legs.waypoints[i + 1] - legs.waypoints[i])
-                speed[d] = legs.speed_mps[i]
-            else:
-                pos[d] = legs.waypoints[i + 1]
-        return pos, speed
+    def _extended(self, d: int, t_s: float) -> _Legs:
+        """Device d's legs, generated past ``t_s``."""
+        legs = self._legs[d]
+        while legs.start_s[-1] <= t_s:
+            self._extend(legs)
+        return legs
 
-    def position(self, t_s: float) -> NDArray[np.float64]:
-        return self._state(t_s)[0]
+    def _segment_at(self, d: int, t_s: float) -> tuple[float, ...]:
+        legs = self._extended(d, t_s)
+        i = int(np.searchsorted(legs.start_s, t_s, side="right")) - 1
+        (ax, ay), (bx, by) = legs.waypoints[i], legs.waypoints[i + 1]
+        return (
+            legs.start_s[i],
+            legs.arrive_s[i],
+            legs.start_s[i + 1],
+            ax,
+            ay,
+            bx,
+            by,
+            legs.speed_mps[i],
+            legs.dist_m[i],
+            legs.dist_m[i + 1],
+        )
 
-    def speed(self, t_s: float) -> NDArray[np.float64]:
-        return self._state(t_s)[1]
-
-    def travelled_m(self, t_s: float) -> NDArray[np.float64]:
-        t = _validate.nonnegative("t_s", t_s)
-        return self._evaluate(np.array([t]))[2][0]
-
-    def _evaluate(
-        self, times: NDArray[np.float64]
+    def _device_path(
+        self, d: int, times: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        pos = np.empty((len(times), self.n, 2))
-        speed = np.empty((len(times), self.n))
-        dist = np.empty((len(times), self.n))
-        if len(times) == 0:
-            return pos, speed, dist
-        t_max = float(times.max())
-        for d, legs in enumerate(self._legs):
-            while legs.start_s[-1] <= t_max:
-                self._extend(legs)
-            i = np.searchsorted(legs.start_s, times, side="right") - 1
-            start, arrive = legs.start_s[i], legs.arrive_s[i]
-            a, b = legs.waypoints[i], legs.waypoints[i + 1]
-            moving = times < arrive
-            # same arithmetic as _state: interpolate while moving, the waypoint when paused
-            frac = (times - start) / np.where(moving, arrive - start, 1.0)
-            pos[:, d] = np.where(moving[:, None], a + frac[:, None] * (b - a), b)
-            speed[:, d] = np.where(moving, legs.speed_mps[i], 0.0)
-            s0, s1 = legs.dist_m[i], legs.dist_m[i + 1]
-            dist[:, d] = np.where(moving, np.minimum(s0 + frac * (s1 - s0), s1), s1)
+        legs = self._extended(d, float(times.max()))
+        i = np.searchsorted(legs.start_s, times, side="right") - 1
+        start, arrive = legs.start_s[i], legs.arrive_s[i]
+        a, b = legs.waypoints[i], legs.waypoints[i + 1]
+        moving = times < arrive
+        # interpolate while moving, the waypoint when paused
+        frac = (times - start) / np.where(moving, arrive - start, 1.0)
+        pos = np.where(moving[:, None], a + frac[:, None] * (b - a), b)
+        speed = np.where(moving, legs.speed_mps[i], 0.0)
+        s0, s1 = legs.dist_m[i], legs.dist_m[i + 1]
+        dist = np.where(moving, np.minimum(s0 + frac * (s1 - s0), s1), s1)
         return pos, speed, dist
-
-    def positions(self, times_s: ArrayLike) -> NDArray[np.float64]:
-        return self._evaluate(_times_array(times_s))[0]
-
-    def speeds(self, times_s: ArrayLike) -> NDArray[np.float64]:
-        return self._evaluate(_times_array(times_s))[1]
-
-    def travelled(self, times_s: ArrayLike) -> NDArray[np.float64]:
-        return self._evaluate(_times_array(times_s))[2]
 
     def __repr__(self) -> str:
         extra = ", stationary_start=True" if self.stationary_start else ""
@@ -1435,9 +1554,9 @@ class Trace(_PathModel):
         raise AssertionError("a trace track ends at t = inf and never grows")
 
     def _evaluate(
-        self, times: NDArray[np.float64]
+        self, times: NDArray[np.float64], general: bool = False
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        pos, speed, dist = super()._evaluate(times)
+        pos, speed, dist = super()._evaluate(times, general)
         return pos, speed, dist - self._s0
 
     def __repr__(self) -> str:

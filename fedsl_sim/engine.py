@@ -65,6 +65,7 @@ class Simulation:
         try:
             for r in range(stop.max_rounds):
                 env.run(until=env.process(self.scheme.round(r)))
+                self.world.record_handovers(r)
                 last = r + 1 == stop.max_rounds
                 over_time = stop.max_sim_time_s is not None and env.now >= stop.max_sim_time_s
                 test = None

@@ -672,6 +672,35 @@ class InterferenceConfig(_Model):
     load: Annotated[float, Field(ge=0, le=1)] = 0.5
 
 
+class CellConfig(_Model):
+    """One base station (cell). ``bandwidth_hz`` (each direction) and ``tx_power_dbm`` default
+    to ``network.bandwidth_hz`` and ``server.tx_power_dbm``. Cells use separate bands."""
+
+    position_m: tuple[float, float]
+    bandwidth_hz: PositiveFloat | None = None
+    tx_power_dbm: Annotated[float, Field(ge=-50, le=80)] | None = None
+
+
+class BackhaulLink(_Model):
+    """A backhaul link between two nodes (``server`` or ``cell<i>``): a message crosses it in
+    ``latency_s`` + bits / ``capacity_bps`` (store and forward, no contention)."""
+
+    a: str
+    b: str
+    latency_s: Annotated[float, Field(ge=0)] = 0.001
+    capacity_bps: PositiveFloat = 1.0e9
+
+
+class HandoverConfig(_Model):
+    """Each device is served by the cell with the strongest large-scale gain (path loss and
+    shadowing); it hands over when another cell is stronger by more than ``hysteresis_db``
+    (checked every block). A handover during a transmission: ``continue`` (the remaining bits
+    go on in the new cell), ``restart`` (the whole message is sent again) or ``drop`` (lost)."""
+
+    hysteresis_db: Annotated[float, Field(ge=0, le=30)] = 3.0
+    interruption: Literal["continue", "restart", "drop"] = "continue"
+
+
 class NetworkConfig(_Model):
     carrier_hz: PositiveFloat = 3.5e9
     bandwidth_hz: PositiveFloat = 20.0e6
@@ -683,6 +712,28 @@ class NetworkConfig(_Model):
     rate: RateConfig = ShannonRate(model="shannon")
     outage: OutageConfig = OutageConfig()
     interference: InterferenceConfig | None = None
+    cells: tuple[CellConfig, ...] | None = None
+    backhaul: tuple[BackhaulLink, ...] | None = None
+    handover: HandoverConfig = HandoverConfig()
+
+    @model_validator(mode="after")
+    def _topology(self) -> NetworkConfig:
+        n_cells = len(self.cells) if self.cells else 1
+        if self.cells is not None and len(self.cells) == 0:
+            raise _FieldError(("cells",), "expected at least one cell, got an empty list")
+        nodes = {"server", *(f"cell{i}" for i in range(n_cells))}
+        for i, link in enumerate(self.backhaul or ()):
+            for end in ("a", "b"):
+                if getattr(link, end) not in nodes:
+                    raise _FieldError(
+                        ("backhaul", str(i), end),
+                        f"expected one of {sorted(nodes)}, got {getattr(link, end)!r}",
+                    )
+        return self
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cells) if self.cells else 1
 
 
 # --------------------------------------------------------------------------- scenario
@@ -711,6 +762,9 @@ class Scenario(_Model):
         if not isinstance(pl_cfg, THREE_GPP_PATHLOSS) or pl_cfg.clamp:
             return self
         lo, hi = device_distance_range_m(self.devices)
+        if self.network.cells:  # distances to every cell, not only the one at the origin
+            far = max(math.hypot(*c.position_m) for c in self.network.cells)
+            lo, hi = (0.0 if far > 0 else lo), hi + far
         itf = self.network.interference
         if itf is not None:
             reach = itf.rings * itf.inter_site_distance_m + max(hi, itf.inter_site_distance_m)

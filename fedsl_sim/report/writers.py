@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fedsl_sim.sim.recorder import EVENT_COLUMNS, EVENT_KINDS, ROUND_COLUMNS
+from fedsl_sim.sim.recorder import EVENT_COLUMNS, EVENT_KINDS, HANDOVER, ROUND_COLUMNS
+
+NOT_DEVICE_BUSY = ("aggregation", HANDOVER)
 
 if TYPE_CHECKING:
     from fedsl_sim.engine import Simulation
@@ -28,7 +30,8 @@ DEVICE_COLUMNS = (
     "energy_compute_j",
     "energy_transmit_j",
     "energy_total_j",
-    *(f"busy_{kind}_s" for kind in EVENT_KINDS if kind != "aggregation"),
+    *(f"busy_{kind}_s" for kind in EVENT_KINDS if kind not in NOT_DEVICE_BUSY),
+    "handovers",
 )
 
 
@@ -54,7 +57,8 @@ def device_rows(sim: Simulation) -> list[tuple[Any, ...]]:
     dist = sim.world.channel.distance_m(0.0)
     rows = []
     for k in range(rec.n):
-        busy = [float(rec.busy_s[kind][k]) for kind in EVENT_KINDS if kind != "aggregation"]
+        busy = [float(rec.busy_s[kind][k]) for kind in EVENT_KINDS if kind not in NOT_DEVICE_BUSY]
+        handovers = sum(1 for e in rec.events if e.kind == HANDOVER and e.device == k)
         ec, et = float(rec.compute_energy_j[k]), float(rec.transmit_energy_j[k])
         rows.append(
             (
@@ -67,6 +71,7 @@ def device_rows(sim: Simulation) -> list[tuple[Any, ...]]:
                 et,
                 ec + et,
                 *busy,
+                handovers,
             )
         )
     return rows
@@ -78,7 +83,9 @@ def write_run(out: Path, sim: Simulation, summary: dict[str, Any], plots: bool =
     rec = sim.world.recorder
     (out / "scenario.yaml").write_text(sim.scenario.to_yaml())
     write_csv(out / "rounds.csv", ROUND_COLUMNS, (r.row() for r in rec.rounds))
-    write_csv(out / "events.csv", EVENT_COLUMNS, (e.row() for e in rec.events))
+    # completion order; handovers (booked at round ends) slot in at their time
+    events = sorted(rec.events, key=lambda e: e.t_end_s)
+    write_csv(out / "events.csv", EVENT_COLUMNS, (e.row() for e in events))
     write_csv(out / "devices.csv", DEVICE_COLUMNS, device_rows(sim))
     if plots:
         from fedsl_sim.report.plots import plot_accuracy_vs_time, plot_latency_breakdown

@@ -203,7 +203,19 @@ class RadioChannel:
             self.mobility = make_mobility(scenario, start, streams.numpy("mobility"))
         except ValueError as exc:  # e.g. a malformed trace file
             raise ScenarioError(source, str(exc), path="devices.mobility") from None
-        moving = max_speed_mps(scenario) > 0
+        moving = dev.mobility.kind != "static"
+
+        # cells: a link per device and cell, flattened device-major (n * C links)
+        cells = net.cells or ()
+        self.cells_m = (
+            np.asarray([c.position_m for c in cells], dtype=float) if cells else np.zeros((1, 2))
+        )
+        self.n_cells = n_cells = len(self.cells_m)
+        links = n * n_cells
+        self.hysteresis_db = net.handover.hysteresis_db
+        self._serving: np.ndarray | None = None  # serving cell of each device, last block
+        #: (t_s, device, from_cell, to_cell) of every handover, in time order
+        self.handovers: list[tuple[float, int, int, int]] = []
 
         # path loss and LOS state
         pl_cfg = net.pathloss
@@ -212,10 +224,10 @@ class RadioChannel:
         self.los_mode = pl_cfg.los if self.three_gpp else "los"
         self._los_state = None
         if self.los_mode == "stochastic":
-            self._los_state = channels.pathloss.LosState(self.pathloss, n, streams.numpy("los"))
-            los0 = self._los_state.update(start)
+            self._los_state = channels.pathloss.LosState(self.pathloss, links, streams.numpy("los"))
+            los0 = self._los_state.update(self._relative(start))
         else:
-            los0 = np.full(n, self.los_mode == "los")
+            los0 = np.full(links, self.los_mode == "los")
 
         # shadowing: a unit-variance process scaled by the standard deviation of the LOS state
         sh = net.shadowing
@@ -223,18 +235,18 @@ class RadioChannel:
         if sh.std_db is None and not self.three_gpp:
             self._std_db = DEFAULT_SHADOWING_STD_DB
         if sh.corr_distance_m is not None:
-            corr = np.full(n, sh.corr_distance_m)
+            corr = np.full(links, sh.corr_distance_m)
         elif self.three_gpp:
             corr = np.asarray(self.pathloss.shadowing_corr_distance_m(los0), dtype=float)
         else:
-            corr = np.full(n, DEFAULT_SHADOWING_CORR_M)
+            corr = np.full(links, DEFAULT_SHADOWING_CORR_M)
         rng_sh = streams.numpy("shadowing")
         if sh.correlated:
             self._unit_shadow: CorrelatedShadowing | np.ndarray = CorrelatedShadowing(
-                1.0, corr, n, rng_sh
+                1.0, corr, links, rng_sh
             )
         else:
-            self._unit_shadow = rng_sh.standard_normal(n)
+            self._unit_shadow = rng_sh.standard_normal(links)
 
         # small-scale fading and the block grid
         f = net.fading
@@ -243,22 +255,22 @@ class RadioChannel:
         self.continuous = f.time == "continuous"
         if self.continuous:
             self.process = channels.doppler.make(
-                f.model, n_links=n, fc_hz=net.carrier_hz, rng=rng_f, **params
+                f.model, n_links=links, fc_hz=net.carrier_hz, rng=rng_f, **params
             )
             if f.sample_s is not None:
                 block_s = f.sample_s
-            elif moving:
+            elif max_speed_mps(scenario) > 0:
                 block_s = min(
                     MAX_SAMPLE_S, coherence_time_s(net.carrier_hz, max_speed_mps(scenario)) / 10
                 )
             else:
                 block_s = MAX_SAMPLE_S
             # a grid without fading: BlockFading of model "none" draws nothing
-            self.fading = BlockFading(channels.fading.make("none"), n, block_s, rng_f)
+            self.fading = BlockFading(channels.fading.make("none"), links, block_s, rng_f)
             self.time_varying = moving
         else:
             self.fading = BlockFading(
-                channels.fading.make(f.model, **params), n, f.coherence_s, rng_f
+                channels.fading.make(f.model, **params), links, f.coherence_s, rng_f
             )
             self.time_varying = f.model != "none" or moving
         self.block_s = self.fading.coherence_s
@@ -274,6 +286,11 @@ class RadioChannel:
         self._chunks: dict[int, np.ndarray] = {}
         self._next_chunk = 0  # chunks are computed strictly in order (sequential processes)
         self._components: dict[int, dict[str, np.ndarray]] = {}
+
+    def _relative(self, pos: np.ndarray) -> np.ndarray:
+        """Device positions (..., n, 2) relative to every cell: (..., n * C, 2)."""
+        rel = pos[..., :, None, :] - self.cells_m
+        return rel.reshape(*pos.shape[:-2], self.n * self.n_cells, 2)
 
     def block_at(self, t_s: float) -> int:
         """Index of the block containing ``t_s`` (on a channel that never changes every block
@@ -306,16 +323,23 @@ class RadioChannel:
         """(n,) linear power gains of block ``j``."""
         return self.gains(j, 1)[0]
 
-    def dl_interference_gain(self, j0: int, count: int) -> np.ndarray:
-        """(count, n) sum over the interfering base stations of load x their power gain to each
-        device (multiply by the BS transmit power for watts)."""
+    def serving(self, j0: int, count: int) -> np.ndarray:
+        """(count, n) serving cell of every device in blocks ``j0 .. j0+count-1``."""
+        return self._component_rows("serving", j0, count)
+
+    def _component_rows(self, key: str, j0: int, count: int) -> np.ndarray:
         self.gains(j0, count)
         size = self.CHUNK_BLOCKS
         first, last = j0 // size, (j0 + count - 1) // size
-        rows = [self._components[c]["dl_interference_gain"] for c in range(first, last + 1)]
+        rows = [self._components[c][key] for c in range(first, last + 1)]
         block = rows[0] if len(rows) == 1 else np.concatenate(rows)
         start = j0 - first * size
         return block[start : start + count]
+
+    def dl_interference_gain(self, j0: int, count: int) -> np.ndarray:
+        """(count, n) sum over the interfering base stations of load x their power gain to each
+        device (multiply by the BS transmit power for watts)."""
+        return self._component_rows("dl_interference_gain", j0, count)
 
     def components(self, j: int) -> dict[str, np.ndarray]:
         """Distance (m), LOS state, path loss (dB), shadowing (dB) and fading power of every
@@ -337,16 +361,17 @@ class RadioChannel:
         return self._chunks[c]
 
     def _compute_chunk(self, c: int) -> np.ndarray:
-        size = self.CHUNK_BLOCKS
+        size, n, n_cells = self.CHUNK_BLOCKS, self.n, self.n_cells
         starts_s = np.arange(c * size, (c + 1) * size) * self.block_s
         pos = self.mobility.positions(starts_s)  # (size, n, 2)
-        dist = np.hypot(pos[..., 0], pos[..., 1])
+        rel = self._relative(pos)  # (size, n * C, 2)
+        dist = np.hypot(rel[..., 0], rel[..., 1])
         if self._los_state is not None:
-            los = np.stack([self._los_state.update(p) for p in pos])
+            los = np.stack([self._los_state.update(p) for p in rel])
         else:
             los = np.full(dist.shape, self.los_mode == "los")
         pl_db = self.pathloss.loss_db(dist, los=los)
-        travelled = self.mobility.travelled(starts_s)  # (size, n)
+        travelled = np.repeat(self.mobility.travelled(starts_s), n_cells, axis=1)
         if isinstance(self._unit_shadow, CorrelatedShadowing):
             unit = self._unit_shadow.sample_path_db(travelled)
         else:
@@ -361,12 +386,20 @@ class RadioChannel:
             fad = self.process.power(travelled)
         else:
             fad = self.fading.powers(c * size, size)
+        large_db = (sh_db - pl_db).reshape(size, n, n_cells)
+        serving = self._associate(large_db, starts_s)
+        pick = (np.arange(size)[:, None], np.arange(n)[None, :], serving)
+
+        def served(a: np.ndarray) -> np.ndarray:
+            return a.reshape(size, n, n_cells)[pick]
+
         self._components[c] = {
-            "distance_m": dist,
-            "los": los,
-            "pathloss_db": pl_db,
-            "shadowing_db": sh_db,
-            "fading_power": fad,
+            "serving": serving,
+            "distance_m": served(dist),
+            "los": served(los),
+            "pathloss_db": served(pl_db),
+            "shadowing_db": served(sh_db),
+            "fading_power": served(fad),
         }
         if self._interference is not None:
             sites, _ = self._interference
@@ -374,4 +407,26 @@ class RadioChannel:
             self._components[c]["dl_interference_gain"] = load * dl_site_gains(
                 self.pathloss, pos, sites
             )
-        return 10.0 ** ((sh_db - pl_db) / 10.0) * fad
+        return 10.0 ** (served(sh_db - pl_db) / 10.0) * served(fad)
+
+    def _associate(self, large_db: np.ndarray, starts_s: np.ndarray) -> np.ndarray:
+        """Serving cell per block (T, n): the strongest large-scale gain at the start, then a
+        handover whenever another cell is stronger by more than the hysteresis."""
+        if self.n_cells == 1:
+            return np.zeros(large_db.shape[:2], dtype=np.intp)
+        out = np.empty(large_db.shape[:2], dtype=np.intp)
+        current = self._serving
+        devices = np.arange(self.n)
+        for t in range(large_db.shape[0]):
+            best = np.argmax(large_db[t], axis=1)
+            if current is None:
+                current = best
+            else:
+                margin = large_db[t, devices, best] - large_db[t, devices, current]
+                switch = np.flatnonzero(margin > self.hysteresis_db)
+                for k in switch.tolist():
+                    self.handovers.append((float(starts_s[t]), k, int(current[k]), int(best[k])))
+                current = np.where(margin > self.hysteresis_db, best, current)
+            out[t] = current
+        self._serving = current
+        return out

@@ -126,6 +126,7 @@ class _Plan:
     wake_block: int | None  # block at the wake-up when it is a horizon end, else None
     finishing: list[int]  # columns that complete at the wake-up
     lost: list[int]  # columns lost at the wake-up
+    handing_over: list[int]  # columns whose device changes cell at the wake-up
 
 
 class Medium:
@@ -135,14 +136,18 @@ class Medium:
     ----------
     env : the simulation environment.
     channel : block-wise link gains.
-    bandwidth_hz : band of each direction, Hz.
+    bandwidth_hz : band of each direction, Hz (a value, or one per cell).
     noise_psd_w_per_hz : N0 times the noise figure, W/Hz.
     device_tx_power_w : (n,) transmit power of each device, W.
-    bs_tx_power_w : base-station transmit power, W.
+    bs_tx_power_w : base-station transmit power, W (a value, or one per cell).
     snr_threshold_linear : outage threshold (linear SNR), or None for no outage.
     policy : outage policy, ``wait``, ``harq`` or ``drop``.
     max_retransmissions : failed blocks a message survives under ``harq``.
     chase_combining : ``harq`` with Chase combining of failed blocks.
+    access, share : ``ofdma``/``tdma``; ``equal``/``proportional`` parts.
+    rate_bps : rate(bandwidth_hz, sinr) in bit/s (default: Shannon capacity).
+    handover : what a handover does to a transmission in flight: ``continue`` (the remaining
+        bits go on in the new cell), ``restart`` (everything is sent again) or ``drop``.
     """
 
     #: Longest look-ahead of one plan, in channel blocks; a plan that sees no completion
@@ -164,15 +169,20 @@ class Medium:
         access: str = "ofdma",
         share: str = "equal",
         rate_bps: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        handover: str = "continue",
     ) -> None:
         if policy not in OUTAGE_POLICIES:
             raise ValueError(f"policy must be one of {OUTAGE_POLICIES}, got {policy!r}")
         self.env = env
         self.channel = channel
-        self.bandwidth_hz = float(bandwidth_hz)
+        self.n_cells = int(getattr(channel, "n_cells", 1))
+        self.bandwidth_hz = np.broadcast_to(np.asarray(bandwidth_hz, dtype=float), self.n_cells)
         self.noise_psd = float(noise_psd_w_per_hz)
         self.device_tx_power_w = np.asarray(device_tx_power_w, dtype=float)
-        self.bs_tx_power_w = float(bs_tx_power_w)
+        self.bs_tx_power_w = np.broadcast_to(np.asarray(bs_tx_power_w, dtype=float), self.n_cells)
+        if handover not in ("continue", "restart", "drop"):
+            raise ValueError(f"unknown handover interruption rule {handover!r}")
+        self.handover = handover
         self.snr_threshold = snr_threshold_linear
         if access not in ("ofdma", "tdma") or share not in ("equal", "proportional"):
             raise ValueError(f"unknown access {access!r} / share {share!r}")
@@ -234,36 +244,42 @@ class Medium:
         self._block = plan.j0 + k
         self._plan = None
 
-    def _rates(self, gains: np.ndarray, j0: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Shannon rates and SNRs (S, m) of the active transmissions given gains (S, n),
-        before any outage rule."""
+    def _cells(self, j0: int, count: int) -> np.ndarray:
+        """(count, m) serving cell of each active transmission's device."""
+        devices = np.fromiter((tx.device for tx in self._txs), dtype=np.intp, count=len(self._txs))
+        if self.n_cells == 1:
+            return np.zeros((count, len(devices)), dtype=np.intp)
+        return self.channel.serving(j0, count)[:, devices]
+
+    def _rates(self, gains: np.ndarray, j0: int, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rates and SINRs (S, m) of the active transmissions given gains (S, n) and each
+        transmission's serving cell (m,), before any outage rule."""
         txs = self._txs
         m = len(txs)
         devices = np.fromiter((tx.device for tx in txs), dtype=np.intp, count=m)
         uplink = np.fromiter((tx.uplink for tx in txs), dtype=bool, count=m)
-        # each transmission's fraction of its direction's band (OFDMA) or time (TDMA)
+        # each transmission's fraction of its cell's band in its direction (OFDMA) or of the
+        # time (TDMA): transmissions share with those of the same cell and direction
         if self.share == "proportional":
             weight = np.fromiter((tx.bits for tx in txs), dtype=float, count=m)
         else:
             weight = np.ones(m)
-        total = np.where(uplink, weight[uplink].sum(), weight[~uplink].sum())
-        fraction = weight / total
-        share_hz = self.bandwidth_hz * fraction if self.access == "ofdma" else self.bandwidth_hz
+        group = cell * 2 + uplink
+        total = np.zeros(2 * self.n_cells)
+        np.add.at(total, group, weight)
+        fraction = weight / total[group]
+        band_hz = self.bandwidth_hz[cell]
+        share_hz = band_hz * fraction if self.access == "ofdma" else band_hz
         # uplink: the device's whole power in its share; downlink: the BS's power spread evenly
-        power_w = np.where(
-            uplink,
-            self.device_tx_power_w[devices],
-            self.bs_tx_power_w * share_hz / self.bandwidth_hz,
-        )
+        bs_w = self.bs_tx_power_w[cell] * share_hz / band_hz
+        power_w = np.where(uplink, self.device_tx_power_w[devices], bs_w)
         noise_w = self.noise_psd * share_hz
         if getattr(self.channel, "has_interference", False):
             # downlink: neighbours spread their power over the band like the serving BS;
             # uplink: a mean interference power from the neighbouring cells' devices
             dl_i = self.channel.dl_interference_gain(j0, gains.shape[0])
             noise_w = noise_w + np.where(
-                uplink,
-                self.channel.ul_interference_w,
-                self.bs_tx_power_w * share_hz / self.bandwidth_hz * dl_i[:, devices],
+                uplink, self.channel.ul_interference_w, bs_w * dl_i[:, devices]
             )
         snr = power_w * gains[:, devices] / noise_w  # SINR with interference
         rate = self.rate_bps(share_hz, snr)
@@ -306,18 +322,24 @@ class Medium:
         horizon = 1
         if self.segmented:
             # first guess: enough blocks for the smallest message at the current rates
-            rate0, _ = self._rates(self.channel.gains(j0, 1), j0)
+            rate0, _ = self._rates(self.channel.gains(j0, 1), j0, self._cells(j0, 1)[0])
             best = float(np.max(rate0)) * self.channel.block_s
             guess = float(np.min(remaining)) / best if best > 0 else 64.0
             horizon = int(min(self.MAX_HORIZON_BLOCKS, max(16, 2 * guess)))
         while True:
-            rate, snr = self._rates(self.channel.gains(j0, horizon), j0)
+            gains = self.channel.gains(j0, horizon)
+            cells = self._cells(j0, horizon)
+            # a handover of an active transmission's device ends the plan: shares change
+            moved = (cells != cells[0]).any(axis=1)
+            handover_k = int(np.argmax(moved)) if moved.any() else None
+            span = horizon if handover_k is None else handover_k
+            rate, snr = self._rates(gains[:span], j0, cells[0])
             failed, chase_after = self._outage(snr)
             if self.policy != "wait":
                 failed |= rate == 0  # e.g. below CQI 1: nothing decodes
             rate[failed] = 0.0
             if self.segmented:
-                starts = (j0 + np.arange(horizon + 1)) * self.channel.block_s
+                starts = (j0 + np.arange(span + 1)) * self.channel.block_s
                 ends_off = starts[1:] - now
                 seg_off = np.concatenate(([0.0], ends_off[:-1]))
                 seg_len = ends_off - seg_off
@@ -325,7 +347,7 @@ class Medium:
                 seg_off, seg_len = np.zeros(1), np.full(1, math.inf)
             with np.errstate(invalid="ignore"):
                 delivered = rate * seg_len[:, None]
-            cum = np.zeros((horizon + 1, m))
+            cum = np.zeros((span + 1, m))
             np.cumsum(delivered, axis=0, out=cum[1:])
             reach = cum[1:] >= remaining  # nan (zero rate forever) compares False
             done = reach.any(axis=0)
@@ -341,11 +363,17 @@ class Medium:
                 k = over[:, cols].argmax(axis=0)
                 lose[cols] = seg_off[k] + seg_len[k]
             first = min(float(fin.min()), float(lose.min()))
+            handing_over: list[int] = []
             if math.isfinite(first):
                 wake_off = first
                 finishing = np.flatnonzero(fin == first).tolist()
                 lost = [i for i in np.flatnonzero(lose == first).tolist() if i not in finishing]
                 wake_block = None
+                break
+            if handover_k is not None:
+                wake_off, finishing, lost = float(ends_off[-1]), [], []
+                wake_block = j0 + handover_k
+                handing_over = np.flatnonzero(cells[handover_k] != cells[0]).tolist()
                 break
             if not self.segmented:
                 stuck = sorted(tx.device for tx in self._txs)
@@ -379,6 +407,7 @@ class Medium:
             wake_block=wake_block,
             finishing=finishing,
             lost=lost,
+            handing_over=handing_over,
         )
         token = self._token
         wake = self.env.timeout(wake_off)
@@ -396,6 +425,13 @@ class Medium:
             self._block = plan.wake_block
         ended = [(self._txs[i], True) for i in plan.finishing]
         ended += [(self._txs[i], False) for i in plan.lost]
+        for i in plan.handing_over:
+            tx = self._txs[i]
+            if self.handover == "drop":
+                ended.append((tx, False))
+            elif self.handover == "restart":  # the new cell starts the message over
+                tx.remaining = float(tx.bits)
+                tx.failures, tx.chase_snr = 0, 0.0
         for tx, delivered in ended:
             self._txs.remove(tx)
             duration = now - tx.t_start

@@ -17,6 +17,8 @@ CLIENT_BACKWARD = "client_backward"
 MODEL_UPLOAD = "model_upload"
 AGGREGATION = "aggregation"
 MODEL_DOWNLOAD = "model_download"
+BACKHAUL = "backhaul"
+HANDOVER = "handover"
 TRANSMISSION_KINDS = (UPLINK, DOWNLINK, MODEL_UPLOAD, MODEL_DOWNLOAD)
 
 
@@ -36,6 +38,8 @@ EVENT_KINDS = (
     AGGREGATION,
     MODEL_DOWNLOAD,
     *(lost(k) for k in TRANSMISSION_KINDS),
+    BACKHAUL,
+    HANDOVER,
 )
 UPLINK_KINDS = frozenset({UPLINK, MODEL_UPLOAD})
 DOWNLINK_KINDS = frozenset({DOWNLINK, MODEL_DOWNLOAD})
@@ -53,6 +57,7 @@ EVENT_COLUMNS = (
     "rate_bps",
     "snr_db",
     "energy_j",
+    "cell",
 )
 ROUND_COLUMNS = (
     "round",
@@ -80,18 +85,10 @@ class Event:
     snr_db: float | None = None
     energy_j: float = 0.0
 
+    cell: int | None = None  # handover: the new serving cell
+
     def row(self) -> tuple[object, ...]:
-        return (
-            self.t_start_s,
-            self.t_end_s,
-            self.device,
-            self.round,
-            self.kind,
-            self.bits,
-            self.rate_bps,
-            self.snr_db,
-            self.energy_j,
-        )
+        return tuple(getattr(self, c) for c in EVENT_COLUMNS)
 
 
 @dataclass

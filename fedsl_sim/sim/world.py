@@ -26,7 +26,9 @@ from fedsl_sim.scenario import CqiRate, Scenario, ShannonRate
 from fedsl_sim.sim.channel import RadioChannel
 from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium, shannon_rate
 from fedsl_sim.sim.recorder import (
+    BACKHAUL,
     DOWNLINK_KINDS,
+    HANDOVER,
     SERVER_COMPUTE,
     SERVER_QUEUE,
     UPLINK_KINDS,
@@ -35,6 +37,7 @@ from fedsl_sim.sim.recorder import (
     lost,
 )
 from fedsl_sim.sim.streams import Streams
+from fedsl_sim.sim.topology import backhaul_delay_s, backhaul_paths, build_backhaul
 
 Process = Generator[simpy.Event, Any, Any]
 
@@ -59,15 +62,21 @@ class World:
         self.channel = RadioChannel(scenario, self.streams, source=source)
         net = scenario.network
         thr = net.outage.snr_threshold_db
+        cells = net.cells or ()
+        server_dbm = scenario.server.tx_power_dbm
         self.medium = Medium(
             self.env,
             self.channel,
-            bandwidth_hz=net.bandwidth_hz,
+            bandwidth_hz=[c.bandwidth_hz or net.bandwidth_hz for c in cells] or net.bandwidth_hz,
             noise_psd_w_per_hz=float(noise_power_w(1.0, net.noise_figure_db)),
             device_tx_power_w=np.full(
                 self.n_devices, float(dbm_to_w(scenario.devices.tx_power_dbm))
             ),
-            bs_tx_power_w=float(dbm_to_w(scenario.server.tx_power_dbm)),
+            bs_tx_power_w=[
+                float(dbm_to_w(server_dbm if c.tx_power_dbm is None else c.tx_power_dbm))
+                for c in cells
+            ]
+            or float(dbm_to_w(server_dbm)),
             snr_threshold_linear=None if thr is None else 10.0 ** (thr / 10.0),
             policy=net.outage.policy,
             max_retransmissions=net.outage.max_retransmissions,
@@ -75,8 +84,12 @@ class World:
             access=net.access.kind,
             share=net.access.share,
             rate_bps=make_rate_model(net.rate),
+            handover=net.handover.interruption,
         )
         self.device_tx_power_w = self.medium.device_tx_power_w
+        self.backhaul = build_backhaul(net, source)
+        self.backhaul_paths = backhaul_paths(self.backhaul, net.n_cells)
+        self._handovers_booked = 0
         self.server_workers = simpy.Resource(self.env, capacity=scenario.server.workers)
         self.server_flops_per_s = scenario.server.flops_per_s
         comp = scenario.devices.compute
@@ -109,6 +122,8 @@ class World:
             direction, power_w = DOWNLINK, 0.0
         else:
             raise ValueError(f"{kind!r} is not a transmission kind")
+        if direction == DOWNLINK:  # server -> serving cell over the backhaul first
+            yield from self._backhaul(device, rnd, bits)
         res = yield self.medium.transmit(device, direction, bits)
         self.recorder.event(
             Event(
@@ -123,7 +138,42 @@ class World:
                 energy_j=power_w * res.on_air_s,
             )
         )
+        if direction == UPLINK and res.delivered:  # serving cell -> server
+            yield from self._backhaul(device, rnd, bits)
         return res
+
+    def _backhaul(self, device: int, rnd: int, bits: int) -> Process:
+        """Carry ``bits`` between the device's serving cell and the server."""
+        cell = int(self.channel.serving(self.channel.block_at(self.env.now), 1)[0, device])
+        delay = backhaul_delay_s(self.backhaul_paths[cell], bits)
+        if delay > 0:
+            t0 = self.env.now
+            yield self.env.timeout(delay)
+            self.recorder.event(Event(t0, self.env.now, device, rnd, BACKHAUL, bits=bits))
+
+    def record_handovers(self, rnd: int) -> None:
+        """Book the handovers that happened up to now as ``handover`` events."""
+        self.channel.gains(self.channel.block_at(self.env.now), 1)  # computed up to now
+        pending = self.channel.handovers
+        while self._handovers_booked < len(pending) and (
+            pending[self._handovers_booked][0] <= self.env.now
+        ):
+            t, device, _, to_cell = pending[self._handovers_booked]
+            self.recorder.event(
+                Event(
+                    t,
+                    t,
+                    device,
+                    rnd,
+                    HANDOVER,
+                    bits=None,
+                    rate_bps=None,
+                    snr_db=None,
+                    energy_j=0.0,
+                    cell=to_cell,
+                )
+            )
+            self._handovers_booked += 1
 
     def server_compute(
         self,

@@ -474,3 +474,32 @@ def test_ring_interference_enters_the_sinr():
     assert sim.world.channel.ul_interference_w == pytest.approx(P_DEV_W * mc, rel=0.02)
     sinr_ul = P_DEV_W * GAIN / (N0_W_PER_HZ * BANDWIDTH_HZ + sim.world.channel.ul_interference_w)
     assert ev["uplink"].snr_db == pytest.approx(10 * math.log10(sinr_ul), rel=1e-9)
+
+
+class IidRayleighChannel(PiecewiseChannel):
+    """Unit-mean exponential |h|^2 per 1 s block, drawn once from a seeded generator."""
+
+    def __init__(self, n_blocks: int, seed: int) -> None:
+        super().__init__(np.random.default_rng(seed).exponential(size=n_blocks).tolist(), 1)
+
+
+def test_harq_residual_failure_matches_the_closed_form():
+    # 1-bit messages start at block boundaries, so each attempt is a fresh i.i.d. block; mean
+    # SNR 1 and threshold 1: a block fails with p = 1 - exp(-1); with N = 2 retransmissions a
+    # message is lost when N + 1 = 3 blocks in a row fail: P = p^3 = 0.2525
+    n_msgs, budget = 4000, 2
+    env = simpy.Environment()
+    medium = Medium(env, IidRayleighChannel(4 * n_msgs, 3), 1.0, 1.0, np.array([1.0]), 1.0,
+                    1.0, policy="harq", max_retransmissions=budget)
+    lost = []
+
+    def proc():
+        for _ in range(n_msgs):
+            res = yield medium.transmit(0, UPLINK, 1)
+            lost.append(not res.delivered)
+            yield env.timeout(math.ceil(env.now + 1e-9) - env.now)  # next block boundary
+
+    env.process(proc())
+    env.run()
+    p = (1 - math.exp(-1)) ** (budget + 1)
+    assert abs(np.mean(lost) - p) < 4 * math.sqrt(p * (1 - p) / n_msgs)
