@@ -275,6 +275,33 @@ class NoFadingProcess(CorrelatedFading):
         return f"NoFadingProcess(n_links={self.n_links}, fc_hz={self.fc_hz!r})"
 
 
+_TWO_PI = 2.0 * math.pi
+_INV_TWO_PI = 1.0 / _TWO_PI
+
+
+class _Cosines:
+    """cos(s·k + φ) for one path at a time, fast: the phase is formed and reduced to
+    [-π, π] in float64 (x - 2π·rint(x / 2π): accurate at any distance travelled), then the
+    cosine is taken in float32 (absolute error about 1e-7, far below the process's own
+    finite-path error). About five times faster than a float64 cosine of the raw phase."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self._x = np.empty(shape)
+        self._r = np.empty(shape)
+        self._y = np.empty(shape, dtype=np.float32)
+
+    def __call__(self, s: NDArray[np.float64], k: Any, phi: Any) -> NDArray[np.float32]:
+        x, r, y = self._x, self._r, self._y
+        np.multiply(s, k, out=x)
+        x += phi
+        np.multiply(x, _INV_TWO_PI, out=r)
+        np.rint(r, out=r)
+        r *= _TWO_PI
+        x -= r
+        np.copyto(y, x, casting="same_kind")
+        return np.cos(y, out=y)
+
+
 @PROCESSES.register("rayleigh")
 class SumOfSinusoids(CorrelatedFading):
     """Rayleigh fading with Clarke's spectrum: Zheng & Xiao (2002) sum of sinusoids.
@@ -331,9 +358,10 @@ class SumOfSinusoids(CorrelatedFading):
         im = np.zeros(s.shape)
         # One path at a time: memory stays O(T·n_links) and each element's sum is formed in
         # the same order whatever the batch, so values never depend on how calls are split.
+        cos = _Cosines(s.shape)
         for n in range(self.n_paths):
-            re += np.cos(s * self._k_i[n] + self._phi_i[n])
-            im += np.cos(s * self._k_q[n] + self._phi_q[n])
+            re += cos(s, self._k_i[n], self._phi_i[n])
+            im += cos(s, self._k_q[n], self._phi_q[n])
         scale = 1.0 / math.sqrt(self.n_paths)
         return (re * scale) + 1j * (im * scale)
 

@@ -489,8 +489,17 @@ def test_harq_residual_failure_matches_the_closed_form():
     # message is lost when N + 1 = 3 blocks in a row fail: P = p^3 = 0.2525
     n_msgs, budget = 4000, 2
     env = simpy.Environment()
-    medium = Medium(env, IidRayleighChannel(4 * n_msgs, 3), 1.0, 1.0, np.array([1.0]), 1.0,
-                    1.0, policy="harq", max_retransmissions=budget)
+    medium = Medium(
+        env,
+        IidRayleighChannel(4 * n_msgs, 3),
+        1.0,
+        1.0,
+        np.array([1.0]),
+        1.0,
+        1.0,
+        policy="harq",
+        max_retransmissions=budget,
+    )
     lost = []
 
     def proc():
