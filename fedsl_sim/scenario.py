@@ -673,10 +673,12 @@ class InterferenceConfig(_Model):
 
 
 class CellConfig(_Model):
-    """One base station (cell). ``bandwidth_hz`` (each direction) and ``tx_power_dbm`` default
-    to ``network.bandwidth_hz`` and ``server.tx_power_dbm``. Cells use separate bands."""
+    """One base station (cell). ``carrier_hz`` (for its path loss), ``bandwidth_hz`` (each
+    direction) and ``tx_power_dbm`` default to ``network.carrier_hz``,
+    ``network.bandwidth_hz`` and ``server.tx_power_dbm``. Cells use separate bands."""
 
     position_m: tuple[float, float]
+    carrier_hz: PositiveFloat | None = None
     bandwidth_hz: PositiveFloat | None = None
     tx_power_dbm: Annotated[float, Field(ge=-50, le=80)] | None = None
 
@@ -759,6 +761,12 @@ class Scenario(_Model):
             model = make_pathloss(pl_cfg, self.network.carrier_hz)
         except ValueError as exc:
             raise _FieldError(("network", "pathloss"), str(exc)) from None
+        for i, cell in enumerate(self.network.cells or ()):
+            if cell.carrier_hz is not None:
+                try:
+                    make_pathloss(pl_cfg, cell.carrier_hz)
+                except ValueError as exc:
+                    raise _FieldError(("network", "cells", i, "carrier_hz"), str(exc)) from None
         if not isinstance(pl_cfg, THREE_GPP_PATHLOSS) or pl_cfg.clamp:
             return self
         lo, hi = device_distance_range_m(self.devices)

@@ -213,6 +213,13 @@ class RadioChannel:
         self.n_cells = n_cells = len(self.cells_m)
         links = n * n_cells
         self.hysteresis_db = net.handover.hysteresis_db
+        # association compares received powers: each cell's transmit power counts
+        server_dbm = scenario.server.tx_power_dbm
+        self._cell_power_dbm = np.array(
+            [server_dbm if c.tx_power_dbm is None else c.tx_power_dbm for c in cells]
+            or [server_dbm]
+        )
+        carriers = [c.carrier_hz or net.carrier_hz for c in cells] or [net.carrier_hz]
         self._serving: np.ndarray | None = None  # serving cell of each device, last block
         #: (t_s, device, from_cell, to_cell) of every handover, in time order
         self.handovers: list[tuple[float, int, int, int]] = []
@@ -220,6 +227,10 @@ class RadioChannel:
         # path loss and LOS state
         pl_cfg = net.pathloss
         self.pathloss = make_pathloss(pl_cfg, net.carrier_hz)
+        # one model per distinct carrier (path loss depends on it); cells share equal ones
+        self._cell_pathloss = [
+            self.pathloss if fc == net.carrier_hz else make_pathloss(pl_cfg, fc) for fc in carriers
+        ]
         self.three_gpp = isinstance(pl_cfg, THREE_GPP_PATHLOSS)
         self.los_mode = pl_cfg.los if self.three_gpp else "los"
         self._los_state = None
@@ -370,7 +381,13 @@ class RadioChannel:
             los = np.stack([self._los_state.update(p) for p in rel])
         else:
             los = np.full(dist.shape, self.los_mode == "los")
-        pl_db = self.pathloss.loss_db(dist, los=los)
+        if all(m is self.pathloss for m in self._cell_pathloss):
+            pl_db = self.pathloss.loss_db(dist, los=los)
+        else:  # per cell, at its carrier
+            pl_db = np.empty(dist.shape)
+            for cell, model in enumerate(self._cell_pathloss):
+                sl = np.s_[..., cell::n_cells]
+                pl_db[sl] = model.loss_db(dist[sl], los=los[sl])
         travelled = np.repeat(self.mobility.travelled(starts_s), n_cells, axis=1)
         if isinstance(self._unit_shadow, CorrelatedShadowing):
             unit = self._unit_shadow.sample_path_db(travelled)
@@ -387,7 +404,7 @@ class RadioChannel:
         else:
             fad = self.fading.powers(c * size, size)
         large_db = (sh_db - pl_db).reshape(size, n, n_cells)
-        serving = self._associate(large_db, starts_s)
+        serving = self._associate(large_db + self._cell_power_dbm, starts_s)
         pick = (np.arange(size)[:, None], np.arange(n)[None, :], serving)
 
         def served(a: np.ndarray) -> np.ndarray:
@@ -409,9 +426,11 @@ class RadioChannel:
             )
         return 10.0 ** (served(sh_db - pl_db) / 10.0) * served(fad)
 
-    def _associate(self, large_db: np.ndarray, starts_s: np.ndarray) -> np.ndarray:
-        """Serving cell per block (T, n): the strongest large-scale gain at the start, then a
-        handover whenever another cell is stronger by more than the hysteresis."""
+    def _associate(self, rx_dbm: np.ndarray, starts_s: np.ndarray) -> np.ndarray:
+        """Serving cell per block (T, n): the strongest mean received power (transmit power,
+        path loss, shadowing; no fast fading) at the start, then a handover whenever another
+        cell is stronger by more than the hysteresis."""
+        large_db = rx_dbm
         if self.n_cells == 1:
             return np.zeros(large_db.shape[:2], dtype=np.intp)
         out = np.empty(large_db.shape[:2], dtype=np.intp)

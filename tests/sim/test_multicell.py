@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import yaml
 from simtools import TINY
@@ -105,3 +106,30 @@ def test_handovers_are_booked_in_the_event_log(tmp_path):
 def test_disconnected_backhaul_is_an_input_error(tmp_path):
     with pytest.raises(ScenarioError, match="backhaul path from cell1"):
         build(tmp_path / "d", "continue", backhaul=[{"a": "cell0", "b": "server"}])
+
+
+def static_between_cells(**cell1):
+    data = yaml.safe_load(yaml.safe_dump(TINY))
+    data["devices"]["placement"] = {"kind": "fixed", "positions_m": [[450.0, 0.0]]}
+    data["network"]["cells"] = [{"position_m": [0, 0]}, {"position_m": [1000, 0], **cell1}]
+    from fedsl_sim.scenario import validate_scenario
+
+    return Simulation.build(validate_scenario(data, "test"))
+
+
+def test_association_compares_received_power_per_cell():
+    # at x = 450 m cell 0 is 35 log10(550 / 450) = 3.05 dB stronger in path gain ...
+    assert static_between_cells().world.channel.serving(0, 1)[0, 0] == 0
+    # ... but a cell 1 transmitting 10 dB more is received 6.95 dB stronger
+    assert static_between_cells(tx_power_dbm=53.0).world.channel.serving(0, 1)[0, 0] == 1
+
+
+def test_each_cell_has_its_own_carrier_for_path_loss():
+    # a cell at 35 GHz instead of 3.5 GHz loses 20 log10(10) = 20 dB more in free space at d0,
+    # so even at +10 dB power it does not win the device
+    sim = static_between_cells(tx_power_dbm=53.0, carrier_hz=35e9)
+    assert sim.world.channel.serving(0, 1)[0, 0] == 0
+    ch = sim.world.channel
+    d = np.array([550.0])
+    gap = ch._cell_pathloss[1].loss_db(d) - ch._cell_pathloss[0].loss_db(d)
+    assert gap[0] == pytest.approx(20.0)
