@@ -9,7 +9,7 @@ bit-identical models (checked), so the ratio of wall times is the simulator's ov
 
 Usage::
 
-    .venv/bin/python benchmarks/overhead.py [--rounds 4] [--repeats 5]
+    .venv/bin/python benchmarks/overhead.py [--rounds 6] [--repeats 5]
 
 Prints ``ratio <co-sim wall / bare wall>`` (best of ``--repeats`` for each side, alternated,
 after one untimed warm-up of each). Both walls include building the data and the models; the
@@ -162,7 +162,7 @@ def bare_loop(sc: Scenario, order: list[list[int]]) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=4, help="rounds (default 4; 10 steps each)")
+    ap.add_argument("--rounds", type=int, default=6, help="rounds (default 6; 10 steps each)")
     ap.add_argument(
         "--repeats", type=int, default=5, help="timed runs of each side, alternated (best kept)"
     )
