@@ -33,14 +33,12 @@ from channels.units import dbm_to_w
 from fedsl_sim.scenario import (
     THREE_GPP_PATHLOSS,
     FixedPlacement,
-    GaussMarkovMobility,
     LogDistancePathLoss,
     ManhattanGridMobility,
-    RandomDirectionMobility,
-    RandomWaypointMobility,
     RmaPathLoss,
     Scenario,
     ScenarioError,
+    StaticMobility,
     TraceMobility,
 )
 from fedsl_sim.sim.streams import Streams
@@ -79,61 +77,26 @@ def max_speed_mps(scenario: Scenario) -> float:
 def make_mobility(
     scenario: Scenario, start_m: np.ndarray, rng: np.random.Generator
 ) -> channels.mobility.MobilityModel:
-    """The mobility model of ``devices.mobility``, devices starting at ``start_m`` (n, 2)."""
+    """The mobility model of ``devices.mobility``, devices starting at ``start_m`` (n, 2).
+
+    The scenario's field names are the model's parameter names; disc-bounded models move in
+    ``devices.movement_radius_m`` and start at ``start_m`` (unless drawn from the stationary
+    regime); the Manhattan grid is centred on the base station; a trace brings its own."""
     dev = scenario.devices
-    mob, n = dev.mobility, dev.count
-    radius = dev.movement_radius_m
-    if isinstance(mob, RandomWaypointMobility):
-        params = {"initial_positions_m": start_m} if not mob.stationary_start else {}
-        return channels.mobility.make(
-            "random_waypoint",
-            n=n,
-            rng=rng,
-            speed_mps=mob.speed_mps,
-            pause_s=mob.pause_s,
-            radius_m=radius,
-            stationary_start=mob.stationary_start,
-            **params,
-        )
-    if isinstance(mob, RandomDirectionMobility):
-        return channels.mobility.make(
-            "random_direction",
-            n=n,
-            rng=rng,
-            speed_mps=mob.speed_mps,
-            pause_s=mob.pause_s,
-            travel_s=mob.travel_s,
-            radius_m=radius,
-            initial_positions_m=start_m,
-        )
-    if isinstance(mob, GaussMarkovMobility):
-        return channels.mobility.make(
-            "gauss_markov",
-            n=n,
-            rng=rng,
-            mean_speed_mps=mob.mean_speed_mps,
-            alpha=mob.alpha,
-            update_s=mob.update_s,
-            speed_std_mps=mob.speed_std_mps,
-            border=mob.border,
-            radius_m=radius,
-            initial_positions_m=start_m,
-        )
+    mob = dev.mobility
+    if isinstance(mob, StaticMobility):
+        return channels.mobility.make("static", positions_m=start_m)
+    if isinstance(mob, TraceMobility):
+        return channels.mobility.make("trace", path_or_rows=mob.path, n=dev.count)
+    params = mob.model_dump(exclude={"kind", "radius_m"})
     if isinstance(mob, ManhattanGridMobility):
         hx, hy = mob.half_extent_m
-        return channels.mobility.make(
-            "manhattan_grid",
-            n=n,
-            rng=rng,
-            block_m=mob.block_m,
-            n_blocks=mob.n_blocks,
-            speed_mps=mob.speed_mps,
-            turn_probs=mob.turn_probs,
-            origin_m=(-hx, -hy),
-        )
-    if isinstance(mob, TraceMobility):
-        return channels.mobility.make("trace", path_or_rows=mob.path, n=n)
-    return channels.mobility.make("static", positions_m=start_m)
+        params["origin_m"] = (-hx, -hy)
+    else:
+        params["radius_m"] = dev.movement_radius_m
+        if not getattr(mob, "stationary_start", False):
+            params["initial_positions_m"] = start_m
+    return channels.mobility.make(mob.kind, n=dev.count, rng=rng, **params)
 
 
 MIN_INTERFERER_DISTANCE_M = 10.0
