@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMES = ("fedsl", "lightweight_fedsl")
+SCHEMES = ("fl", "sl", "sfl_v1", "sfl_v2", "fedsl", "lightweight_fedsl")
 
 
 class ScenarioError(Exception):
@@ -744,7 +744,9 @@ class Scenario(_Model):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
-    scheme: Literal["fedsl", "lightweight_fedsl"] = "lightweight_fedsl"
+    scheme: Literal["fl", "sl", "sfl_v1", "sfl_v2", "fedsl", "lightweight_fedsl"] = (
+        "lightweight_fedsl"
+    )
     stop: StopConfig = StopConfig()
     learning: LearningConfig = LearningConfig()
     compression: CompressionConfig = CompressionConfig()
@@ -792,6 +794,24 @@ class Scenario(_Model):
                     f"devices can be {lo:g}-{hi:g} m from the base station, outside the "
                     f"{pl_cfg.model} {'LOS' if los else 'NLOS'} range {r_lo:g}-{r_hi:g} m; "
                     "change the placement/mobility or set clamp: true",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _fl_has_no_split(self) -> Scenario:
+        comp = self.compression
+        if self.scheme == "fl":
+            if comp.dropout.rate > 0:
+                raise _FieldError(
+                    ("compression", "dropout", "rate"),
+                    f"expected 0 for scheme 'fl' (no split layer), got {comp.dropout.rate}",
+                )
+            split_targets = set(comp.quantization.targets) - {"model_upload"}
+            if comp.quantization.bits < 32 and split_targets:
+                raise _FieldError(
+                    ("compression", "quantization", "targets"),
+                    "expected only model_upload for scheme 'fl' (no split layer), got "
+                    f"{sorted(split_targets)}",
                 )
         return self
 

@@ -62,6 +62,17 @@ def client_backward(acts: Tensor, grad: Tensor, optimizer: torch.optim.Optimizer
     optimizer.step()
 
 
+def local_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor) -> float:
+    """One local SGD step of an unsplit model (FL): forward, cross-entropy, backward, step.
+    Returns the batch's mean loss before the step."""
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
 def fedavg(states: Sequence[dict[str, Tensor]], weights: Sequence[float]) -> dict[str, Tensor]:
     """Weighted average of state dicts (FedAvg).
 

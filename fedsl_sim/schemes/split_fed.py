@@ -42,6 +42,7 @@ from fedsl_sim.learning.split import (
     client_forward,
     evaluate,
     fedavg,
+    local_step,
     make_optimizer,
     server_step,
 )
@@ -60,7 +61,20 @@ from fedsl_sim.sim.world import Process, World
 
 
 class SplitFed(Scheme):
-    """FedSL / lightweight FedSL (see module docstring)."""
+    """FedSL / lightweight FedSL (see module docstring); the other split schemes and FL are
+    variants set by the class attributes and hooks below."""
+
+    #: one server-side model per device (SplitFed V1) instead of one shared model
+    server_copy_per_device = False
+    #: client-side models averaged every round (SplitFed V2) instead of every I rounds
+    client_average_every_round = False
+
+    def split_point(self, split_layer: int, n_layers: int) -> int:
+        """Number of layers on the devices."""
+        return split_layer
+
+    def client_interval(self, aggregation_interval: int) -> int:
+        return 1 if self.client_average_every_round else aggregation_interval
 
     def __init__(self, scenario: Scenario, world: World, data: FederatedData) -> None:
         super().__init__(scenario, world, data)
@@ -75,19 +89,28 @@ class SplitFed(Scheme):
             world.streams.torch("model_init"),
             **model_params,
         )
-        s = cfg.split_layer
+        s = self.split_point(cfg.split_layer, len(layers))
         costs = profile_layers(layers, data.in_shape)
         self.client_costs, server_costs = costs[:s], costs[s:]
         self.server_flops_per_sample = forward_flops(server_costs) + backward_flops(server_costs)
         template = nn.Sequential(*layers[:s])
-        self.server = nn.Sequential(*layers[s:])
-        self.server_opt = make_optimizer(self.server.parameters(), cfg.resolved_server_optimizer)
+        self.server = nn.Sequential(*layers[s:])  # the shared (or last averaged) server part
+        n_copies = n if self.server_copy_per_device else 1
+        self.servers = (
+            [copy.deepcopy(self.server) for _ in range(n_copies)]
+            if self.server_copy_per_device
+            else [self.server]
+        )
+        server_cfg = cfg.resolved_server_optimizer
+        self.server_opts = [
+            make_optimizer(m.parameters(), server_cfg) if len(m) else None for m in self.servers
+        ]  # FL has no server part
         self.clients = [copy.deepcopy(template) for _ in range(n)]
         self.client_opts = [make_optimizer(m.parameters(), cfg.optimizer) for m in self.clients]
         self.global_client = template  # the last averaged client-side model
         self.n_client_params = sum(p.numel() for p in template.parameters())
         self.local_steps = cfg.local_steps
-        self.interval = cfg.aggregation_interval
+        self.interval = self.client_interval(cfg.aggregation_interval)
         self.label_bits = max(1, math.ceil(math.log2(data.num_classes)))
 
         self.dropout = ActivationDropout(comp.dropout.rate)
@@ -114,11 +137,12 @@ class SplitFed(Scheme):
         self._densities: list[list[float] | None] = [None] * n
         self._uploads: list[dict[str, Tensor] | None] = [None] * n
         self._aggregated_this_round = False
+        self._servers_averaged_this_round = False
 
     # ------------------------------------------------------------------ round
     def round(self, r: int) -> Process:
         env = self.world.env
-        self._aggregated_this_round = False
+        self._aggregated_this_round = self._servers_averaged_this_round = False
         if self.pruners is not None and self.schedule.is_update_round(r):
             rate = self.schedule.rate_at(r)
             for k, (pruner, model) in enumerate(zip(self.pruners, self.clients, strict=True)):
@@ -130,6 +154,8 @@ class SplitFed(Scheme):
         self.participants = self.world.n_devices
         self.dropped = 0
         if aggregate:
+            if self.server_copy_per_device:
+                yield from self._aggregate_servers(r)
             yield from self._aggregate(r)
 
     def _client_flops(self, k: int) -> tuple[float, float]:
@@ -161,41 +187,44 @@ class SplitFed(Scheme):
         return out, enc.payload_bits
 
     def _device_round(self, k: int, r: int, aggregate: bool) -> Process:
-        world, model, opt = self.world, self.clients[k], self.client_opts[k]
-        pruner = self.pruners[k] if self.pruners is not None else None
         fwd_flops, bwd_flops = self._client_flops(k)
         for _ in range(self.local_steps):
-            x, y = self.data.next_batch(k)
-            batch = len(y)
-            acts = client_forward(model, x)
-            yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
-            mask = self.dropout.sample_mask(acts.shape, self.dropout_gens[k])
-            sent, act_bits = self._encode(
-                self.act_q, self.dropout.apply(acts.detach(), mask), mask, k
-            )
-            sent_up = yield from world.transmit(k, UPLINK, r, act_bits + batch * self.label_bits)
-            if not sent_up.delivered:
-                continue  # the server never sees this batch: no update on either side
-            loss, grad = yield from world.server_compute(
-                k,
-                r,
-                self.server_flops_per_sample * batch,
-                lambda sent=sent, y=y: server_step(self.server, self.server_opt, sent, y),
-            )
-            world.recorder.train_loss(loss)
-            grad_hat, grad_bits = self._encode(self.grad_q, grad, mask, k)
-            sent_down = yield from world.transmit(k, DOWNLINK, r, grad_bits)
-            if not sent_down.delivered:
-                continue  # the server has stepped; the device never gets its gradient
-            client_backward(acts, self.dropout.grad_to_client(grad_hat, mask), opt)
-            if pruner is not None:
-                pruner.apply(model)
-            yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
+            yield from self._step(k, r, fwd_flops, bwd_flops)
         if aggregate:
             state, bits = self._upload_payload(k)
-            sent = yield from world.transmit(k, MODEL_UPLOAD, r, bits)
+            sent = yield from self.world.transmit(k, MODEL_UPLOAD, r, bits)
             if sent.delivered:  # a lost upload leaves the device out of this average
                 self._uploads[k] = state
+
+    def _step(self, k: int, r: int, fwd_flops: float, bwd_flops: float) -> Process:
+        """One split training step of device k on its next mini-batch."""
+        world, model, opt = self.world, self.clients[k], self.client_opts[k]
+        x, y = self.data.next_batch(k)
+        batch = len(y)
+        acts = client_forward(model, x)
+        yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
+        mask = self.dropout.sample_mask(acts.shape, self.dropout_gens[k])
+        sent, act_bits = self._encode(self.act_q, self.dropout.apply(acts.detach(), mask), mask, k)
+        sent_up = yield from world.transmit(k, UPLINK, r, act_bits + batch * self.label_bits)
+        if not sent_up.delivered:
+            return  # the server never sees this batch: no update on either side
+        c = k if self.server_copy_per_device else 0
+        server, server_opt = self.servers[c], self.server_opts[c]
+        loss, grad = yield from world.server_compute(
+            k,
+            r,
+            self.server_flops_per_sample * batch,
+            lambda: server_step(server, server_opt, sent, y),
+        )
+        world.recorder.train_loss(loss)
+        grad_hat, grad_bits = self._encode(self.grad_q, grad, mask, k)
+        sent_down = yield from world.transmit(k, DOWNLINK, r, grad_bits)
+        if not sent_down.delivered:
+            return  # the server has stepped; the device never gets its gradient
+        client_backward(acts, self.dropout.grad_to_client(grad_hat, mask), opt)
+        if self.pruners is not None:
+            self.pruners[k].apply(model)
+        yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
 
     # ------------------------------------------------------------------ aggregation
     def _masks(self, k: int) -> list[Tensor] | None:
@@ -253,6 +282,23 @@ class SplitFed(Scheme):
             [env.process(self._download(k, r, bits)) for k in range(self.world.n_devices)]
         )
 
+    def _aggregate_servers(self, r: int) -> Process:
+        """SplitFed V1: the server averages its per-device server-side copies (weighted by
+        local data size, timed on a server worker) and every copy continues from the average."""
+        weights = [float(x) for x in self.data.sizes]
+        n_params = sum(p.numel() for p in self.server.parameters())
+        flops = 2.0 * n_params * len(self.servers)
+        averaged = yield from self.world.server_compute(
+            None,
+            r,
+            flops,
+            lambda: fedavg([m.state_dict() for m in self.servers], weights),
+            kind=AGGREGATION,
+        )
+        for m in (self.server, *self.servers):
+            m.load_state_dict(averaged)
+        self._servers_averaged_this_round = True
+
     def _download(self, k: int, r: int, bits: int) -> Process:
         sent = yield from self.world.transmit(k, MODEL_DOWNLOAD, r, bits)
         if not sent.delivered:
@@ -265,18 +311,118 @@ class SplitFed(Scheme):
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self) -> tuple[float, float]:
-        if self._aggregated_this_round:
-            client = self.global_client
-        else:
-            # between aggregations: evaluate the average the server would form now
-            client = copy.deepcopy(self.global_client)
-            states = [m.state_dict() for m in self.clients]
-            client.load_state_dict(fedavg(states, [float(s) for s in self.data.sizes]))
+        # between aggregations: evaluate the averages the server would form now
+        client = self._current_average(
+            self.global_client, self.clients, self._aggregated_this_round
+        )
+        server = self.server
+        if self.server_copy_per_device:
+            server = self._current_average(
+                self.server, self.servers, self._servers_averaged_this_round
+            )
         ds = self.data.dataset
         return evaluate(
-            client, self.server, ds.test_x, ds.test_y, self.scenario.learning.eval_batch_size
+            client, server, ds.test_x, ds.test_y, self.scenario.learning.eval_batch_size
         )
+
+    def _current_average(
+        self, last: nn.Module, copies: list[nn.Module], just_averaged: bool
+    ) -> nn.Module:
+        if just_averaged:
+            return last
+        model = copy.deepcopy(last)
+        weights = [float(x) for x in self.data.sizes]
+        model.load_state_dict(fedavg([m.state_dict() for m in copies], weights))
+        return model
+
+
+class SplitFedV1(SplitFed):
+    """SplitFed V1 (Thapa et al. 2022): parallel devices, one server-side model copy per
+    device; client-side and server-side models both averaged every I rounds."""
+
+    server_copy_per_device = True
+
+
+class SplitFedV2(SplitFed):
+    """SplitFed V2 (Thapa et al. 2022): parallel devices, one shared server-side model updated
+    in the order the server finishes the devices' requests; client-side models averaged
+    every round."""
+
+    client_average_every_round = True
+
+
+class VanillaSplitLearning(SplitFed):
+    """Vanilla split learning (Gupta & Raskar 2018; Vepakomma et al. 2018): one client-side
+    model that the devices train in turn, in device order each round, ``local_steps`` steps
+    each; between two devices the model goes up to the server and down to the next device
+    (timed transmissions of its payload; the optimizer state travels with it, for free). The
+    server-side model is shared. No averaging."""
+
+    def __init__(self, scenario: Scenario, world: World, data: FederatedData) -> None:
+        super().__init__(scenario, world, data)
+        n = world.n_devices
+        shared, opt = self.clients[0], self.client_opts[0]
+        self.clients, self.client_opts = [shared] * n, [opt] * n
+        self.global_client = shared
+        if self.pruners is not None:
+            self.pruners = [self.pruners[0]] * n
+        self._holder = 0  # the device that holds the client-side model
+
+    def round(self, r: int) -> Process:
+        self._aggregated_this_round = True  # the shared model is the model
+        if self.pruners is not None and self.schedule.is_update_round(r):
+            self.pruners[0].update(self.clients[0], self.schedule.rate_at(r))
+            self._densities = [self.pruners[0].densities(self.clients[0])] * self.world.n_devices
+        self.participants = self.world.n_devices
+        self.dropped = 0
+        for k in range(self.world.n_devices):
+            if k != self._holder:
+                arrived = yield from self._hand_over(self._holder, k, r)
+                if not arrived:
+                    continue
+            fwd_flops, bwd_flops = self._client_flops(k)
+            for _ in range(self.local_steps):
+                yield from self._step(k, r, fwd_flops, bwd_flops)
+
+    def _hand_over(self, src: int, dst: int, r: int) -> Process:
+        """The client-side model goes from device ``src`` up to the server and down to device
+        ``dst``. Returns whether it arrived; if either message is lost, ``src`` keeps the
+        model and ``dst`` sits this round out."""
+        bits = model_payload_bits(self.clients[0], self._masks(0), 32)
+        sent = yield from self.world.transmit(src, MODEL_UPLOAD, r, bits)
+        if not sent.delivered:
+            return False
+        sent = yield from self.world.transmit(dst, MODEL_DOWNLOAD, r, bits)
+        if sent.delivered:
+            self._holder = dst
+        return sent.delivered
+
+
+class FedAvgScheme(SplitFed):
+    """FL (FedAvg, McMahan et al. 2017): the whole model on every device, ``local_steps``
+    local SGD steps per round, models uploaded and averaged every I rounds and sent back, all
+    as timed transmissions (pruning and model-upload quantization apply as for the client-side
+    model of the split schemes)."""
+
+    def split_point(self, split_layer: int, n_layers: int) -> int:
+        return n_layers  # everything on the device; the server part is empty
+
+    def _step(self, k: int, r: int, fwd_flops: float, bwd_flops: float) -> Process:
+        world, model = self.world, self.clients[k]
+        x, y = self.data.next_batch(k)
+        batch = len(y)
+        # the device's model is only read by the device itself before the upload, so the real
+        # step can run at the start of its compute interval
+        world.recorder.train_loss(local_step(model, self.client_opts[k], x, y))
+        if self.pruners is not None:
+            self.pruners[k].apply(model)
+        yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
+        yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
 
 
 SCHEMES.register("fedsl")(SplitFed)
 SCHEMES.register("lightweight_fedsl")(SplitFed)
+SCHEMES.register("sfl_v1")(SplitFedV1)
+SCHEMES.register("sfl_v2")(SplitFedV2)
+SCHEMES.register("fl")(FedAvgScheme)
+SCHEMES.register("sl")(VanillaSplitLearning)
