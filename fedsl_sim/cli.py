@@ -1,4 +1,4 @@
-"""Command line: ``fedsl-sim run | validate | link``.
+"""Command line: ``fedsl-sim run | validate | link | compare``.
 
 Exit codes: 0 success, 2 invalid input (the message names the file, the dotted field path,
 what was expected and what was given; no traceback), 1 anything else.
@@ -46,6 +46,12 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     val = sub.add_parser("validate", help="validate scenario files")
     val.add_argument("files", nargs="+", help="scenario YAML files")
+    cmp_ = sub.add_parser("compare", help="run a scenario once per scheme and compare them")
+    cmp_.add_argument("scenario", help="scenario YAML file")
+    cmp_.add_argument("--schemes", default=None, help="comma-separated (default: all)")
+    cmp_.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    cmp_.add_argument("--out", default=None, metavar="DIR", help="comparison directory")
+    cmp_.add_argument("--quiet", action="store_true")
     link = sub.add_parser("link", help="link budget of every device of a scenario")
     link.add_argument("scenario", help="scenario YAML file")
     link.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -85,6 +91,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from fedsl_sim.compare import compare
+    from fedsl_sim.scenario import SCHEMES, ScenarioError, parse_override
+
+    schemes = SCHEMES if args.schemes is None else tuple(args.schemes.split(","))
+    unknown = [s for s in schemes if s not in SCHEMES]
+    if unknown:
+        raise ScenarioError("--schemes", f"expected names from {list(SCHEMES)}, got {unknown}")
+    overrides = dict(parse_override(o) for o in args.overrides)
+    out, summaries = compare(args.scenario, schemes, args.out, overrides, progress=not args.quiet)
+    if not args.quiet:
+        for s in summaries:
+            acc = s["final_test_accuracy"]
+            print(
+                f"{s['scheme']:>18}  accuracy {acc:.4f}  simulated {s['sim_time_s']:.4g} s  "
+                f"energy {s['energy_j']['total']:.4g} J"
+            )
+        print(f"outputs: {out}")
+    return EXIT_OK
+
+
 def _cmd_link(args: argparse.Namespace) -> int:
     import json
 
@@ -108,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_validate(args.files)
         if args.command == "link":
             return _cmd_link(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         return _cmd_run(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -281,6 +281,17 @@ class FixedPlacement(_Model):
 PlacementConfig = Annotated[UniformDiscPlacement | FixedPlacement, Field(discriminator="kind")]
 
 
+def _existing_file(path: str, info: ValidationInfo) -> str:
+    """``path`` resolved against the scenario file's folder; it must exist."""
+    base = (info.context or {}).get("base_dir")
+    p = Path(path)
+    if not p.is_absolute() and base is not None:
+        p = Path(base) / p
+    if not p.is_file():
+        raise ValueError(f"expected an existing CSV file, got {str(p)!r}")
+    return str(p)
+
+
 class StaticMobility(_Model):
     kind: Literal["static"]
 
@@ -399,13 +410,7 @@ class TraceMobility(_Model):
     @field_validator("path")
     @classmethod
     def _resolve(cls, path: str, info: ValidationInfo) -> str:
-        base = (info.context or {}).get("base_dir")
-        p = Path(path)
-        if not p.is_absolute() and base is not None:
-            p = Path(base) / p
-        if not p.is_file():
-            raise ValueError(f"expected an existing CSV file, got {str(p)!r}")
-        return str(p)
+        return _existing_file(path, info)
 
     def max_speed_mps(self) -> float:
         return self.max_speed_mps_hint or 0.0
@@ -738,6 +743,72 @@ class NetworkConfig(_Model):
         return len(self.cells) if self.cells else 1
 
 
+# --------------------------------------------------------------------------- rounds
+class AllParticipate(_Model):
+    kind: Literal["all"]
+
+
+class RandomParticipation(_Model):
+    """Each round a uniformly random ``fraction`` of the available devices (at least one)."""
+
+    kind: Literal["random"]
+    fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class BestChannelParticipation(_Model):
+    """Each round the ``fraction`` of the available devices with the strongest mean received
+    power at the round's start (path loss and shadowing, no fast fading)."""
+
+    kind: Literal["best_channel"]
+    fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+ParticipationConfig = Annotated[
+    AllParticipate | RandomParticipation | BestChannelParticipation, Field(discriminator="kind")
+]
+
+
+class AlwaysAvailable(_Model):
+    kind: Literal["always"]
+
+
+class BernoulliAvailability(_Model):
+    """Each device is unavailable for a whole round with probability ``p_unavailable``."""
+
+    kind: Literal["bernoulli"]
+    p_unavailable: Annotated[float, Field(ge=0, lt=1)] = 0.1
+
+
+class TraceAvailability(_Model):
+    """Down intervals from a CSV file with columns ``device, t_down_s, t_up_s`` (relative to
+    the scenario file). A device down at a round's start sits it out; one that goes down
+    during a round loses that round's work (its model returns to the round's start and
+    nothing it was sending arrives)."""
+
+    kind: Literal["trace"]
+    path: str
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, path: str, info: ValidationInfo) -> str:
+        return _existing_file(path, info)
+
+
+AvailabilityConfig = Annotated[
+    AlwaysAvailable | BernoulliAvailability | TraceAvailability, Field(discriminator="kind")
+]
+
+
+class RoundsConfig(_Model):
+    """Round control. ``deadline_s``: a round's devices have this long (from the round's
+    start) to deliver; what arrives later is dropped and the device is left out of that
+    round's aggregate (the aggregation starts at the deadline at the latest)."""
+
+    deadline_s: PositiveFloat | None = None
+    participation: ParticipationConfig = AllParticipate(kind="all")
+    availability: AvailabilityConfig = AlwaysAvailable(kind="always")
+
+
 # --------------------------------------------------------------------------- scenario
 class Scenario(_Model):
     """A complete, validated, frozen scenario."""
@@ -753,6 +824,17 @@ class Scenario(_Model):
     devices: DevicesConfig = DevicesConfig()
     server: ServerConfig = ServerConfig()
     network: NetworkConfig = NetworkConfig()
+    rounds: RoundsConfig = RoundsConfig()
+
+    @model_validator(mode="after")
+    def _sl_is_sequential(self) -> Scenario:
+        if self.scheme == "sl" and self.rounds.deadline_s is not None:
+            raise _FieldError(
+                ("rounds", "deadline_s"),
+                "expected none for scheme 'sl' (devices train in turn; a round deadline is "
+                f"not defined), got {self.rounds.deadline_s}",
+            )
+        return self
 
     @model_validator(mode="after")
     def _pathloss_covers_devices(self) -> Scenario:

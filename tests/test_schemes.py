@@ -100,3 +100,52 @@ def test_vanilla_split_learning_hands_the_model_from_device_to_device():
     # no two devices train at the same time
     busy = sorted((e.t_start_s, e.t_end_s) for e in ev if e.kind == "client_forward")
     assert all(a[1] <= b[0] for a, b in zip(busy, busy[1:], strict=False))
+
+
+def test_compare_runs_every_scheme_on_the_same_federation(tmp_path):
+    import csv
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "compare_schemes.yaml"
+    out = tmp_path / "cmp"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fedsl_sim",
+            "compare",
+            str(scenario),
+            "--schemes",
+            "fl,sfl_v2,lightweight_fedsl",
+            "--set",
+            "stop.max_rounds=2",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader((out / "compare.csv").open()))
+    assert [r["scheme"] for r in rows] == ["fl", "sfl_v2", "lightweight_fedsl"]
+    assert (out / "compare.png").stat().st_size > 0
+    for r in rows:
+        assert (out / r["run_dir"] / "summary.json").exists()
+    # the baselines ran uncompressed, lightweight FedSL with the scenario's compression
+    import yaml
+
+    fl = yaml.safe_load((out / "fl" / "scenario.yaml").read_text())
+    light = yaml.safe_load((out / "lightweight_fedsl" / "scenario.yaml").read_text())
+    assert fl["compression"]["quantization"]["bits"] == 32
+    assert light["compression"]["quantization"]["bits"] == 8
+    bad = subprocess.run(
+        [sys.executable, "-m", "fedsl_sim", "compare", str(scenario), "--schemes", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "nope" in bad.stderr

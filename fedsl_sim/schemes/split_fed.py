@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import math
 
+import simpy
 import torch
 from torch import Tensor, nn
 
@@ -138,6 +139,8 @@ class SplitFed(Scheme):
         self._uploads: list[dict[str, Tensor] | None] = [None] * n
         self._aggregated_this_round = False
         self._servers_averaged_this_round = False
+        self._stale: set[int] = set()  # devices that missed the last average
+        self.last_aggregated: list[int] = []  # devices in the last FedAvg
 
     # ------------------------------------------------------------------ round
     def round(self, r: int) -> Process:
@@ -149,14 +152,66 @@ class SplitFed(Scheme):
                 pruner.update(model, rate)
                 self._densities[k] = pruner.densities(model)
         aggregate = (r + 1) % self.interval == 0
-        devices = range(self.world.n_devices)
-        yield env.all_of([env.process(self._device_round(k, r, aggregate)) for k in devices])
-        self.participants = self.world.n_devices
-        self.dropped = 0
+        devices = yield from self._participants()
+        self.participants, self.dropped = len(devices), 0
+        rounds = self.world.scenario.rounds
+        deadline = None if rounds.deadline_s is None else env.now + rounds.deadline_s
+        yield env.all_of([env.process(self._guarded(k, r, aggregate, deadline)) for k in devices])
         if aggregate:
             if self.server_copy_per_device:
                 yield from self._aggregate_servers(r)
-            yield from self._aggregate(r)
+            yield from self._aggregate(r, devices)
+
+    def _participants(self) -> Process:
+        """The round's devices; when every device is down, wait until one comes back."""
+        rc, env = self.world.rounds, self.world.env
+        devices = rc.select(env.now)
+        while not devices:
+            up = rc.next_up_s(env.now)
+            if up is None:
+                break  # none available this round (Bernoulli): an empty round
+            yield env.timeout(up - env.now)
+            devices = rc.select(env.now)
+        return devices
+
+    def _guarded(self, k: int, r: int, aggregate: bool, deadline: float | None) -> Process:
+        """Device k's round, cut off at the round's deadline or when the device goes down.
+
+        A device cut off by the deadline keeps what it computed but nothing it was still
+        sending arrives (it is left out of the aggregate); a device that goes down loses the
+        round's work: its client-side model returns to where the round started."""
+        env, rc = self.world.env, self.world.rounds
+        if k in self._stale:  # missed the last average: fetch it before training
+            self._stale.discard(k)
+            yield from self._download(k, r, self._global_payload_bits())
+        fails_at = rc.next_failure_s(k, env.now)
+        snapshot = copy.deepcopy(self.clients[k].state_dict()) if fails_at is not None else None
+        work = env.process(self._interruptible(k, r, aggregate))
+        stops: list[simpy.Event] = [work]
+        if deadline is not None:
+            stops.append(env.timeout(max(0.0, deadline - env.now)))
+        if fails_at is not None:
+            failure = env.timeout(fails_at - env.now)
+            stops.append(failure)
+        yield env.any_of(stops)
+        if work.triggered:
+            return
+        went_down = fails_at is not None and env.now >= fails_at
+        work.interrupt("down" if went_down else "deadline")
+        yield work
+        self.dropped += 1
+        self._uploads[k] = None
+        if went_down:
+            assert snapshot is not None
+            self.clients[k].load_state_dict(snapshot)
+            self._stale.add(k)
+
+    def _interruptible(self, k: int, r: int, aggregate: bool) -> Process:
+        try:
+            yield from self._device_round(k, r, aggregate)
+        except simpy.Interrupt:
+            return False
+        return True
 
     def _client_flops(self, k: int) -> tuple[float, float]:
         """Per-sample forward and backward FLOPs of device k's client part (pruning-aware)."""
@@ -259,10 +314,19 @@ class SplitFed(Scheme):
             state[key] = ref[key] + delta_hat if mask is None else (ref[key] + delta_hat) * mask
         return state, bits
 
-    def _aggregate(self, r: int) -> Process:
+    def _global_payload_bits(self) -> int:
+        masks = None
+        if self.pruners is not None:
+            masks = [w != 0 for _, w in prunable_parameters(self.global_client)]
+        return model_payload_bits(self.global_client, masks, 32)
+
+    def _aggregate(self, r: int, devices: list[int]) -> Process:
+        """FedAvg of the uploads that arrived; the average goes back to this round's devices
+        (the others fetch it when they next take part)."""
         arrived = [k for k, u in enumerate(self._uploads) if u is not None]
         if not arrived:
             return  # every upload was lost: no new average, devices keep their models
+        self.last_aggregated = arrived
         uploads = [self._uploads[k] for k in arrived]
         weights = [float(self.data.sizes[k]) for k in arrived]
         n = len(uploads)
@@ -273,14 +337,11 @@ class SplitFed(Scheme):
         self.global_client.load_state_dict(averaged)
         self._uploads = [None] * self.world.n_devices
         self._aggregated_this_round = True
-        masks = None
-        if self.pruners is not None:
-            masks = [w != 0 for _, w in prunable_parameters(self.global_client)]
-        bits = model_payload_bits(self.global_client, masks, 32)
+        bits = self._global_payload_bits()
         env = self.world.env
-        yield env.all_of(
-            [env.process(self._download(k, r, bits)) for k in range(self.world.n_devices)]
-        )
+        here = [k for k in devices if k not in self._stale]
+        self._stale.update(k for k in range(self.world.n_devices) if k not in here)
+        yield env.all_of([env.process(self._download(k, r, bits)) for k in here])
 
     def _aggregate_servers(self, r: int) -> Process:
         """SplitFed V1: the server averages its per-device server-side copies (weighted by
@@ -373,9 +434,9 @@ class VanillaSplitLearning(SplitFed):
         if self.pruners is not None and self.schedule.is_update_round(r):
             self.pruners[0].update(self.clients[0], self.schedule.rate_at(r))
             self._densities = [self.pruners[0].densities(self.clients[0])] * self.world.n_devices
-        self.participants = self.world.n_devices
-        self.dropped = 0
-        for k in range(self.world.n_devices):
+        devices = yield from self._participants()
+        self.participants, self.dropped = len(devices), 0
+        for k in devices:
             if k != self._holder:
                 arrived = yield from self._hand_over(self._holder, k, r)
                 if not arrived:

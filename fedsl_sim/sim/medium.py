@@ -215,6 +215,32 @@ class Medium:
         self._replan(now)
         return event
 
+    def cancel(self, event: simpy.Event) -> TxResult | None:
+        """Abort the transmission behind ``event`` now (its sender was cut off); returns what
+        it had done (``delivered=False``), or None if it had already ended. The event never
+        fires."""
+        tx = next((t for t in self._txs if t.event is event), None)
+        if tx is None:
+            return None
+        now = self.env.now
+        self._advance(now)
+        self._txs.remove(tx)
+        self._replan(now)
+        return self._result(tx, now, delivered=False)
+
+    def _result(self, tx: _Tx, now: float, delivered: bool) -> TxResult:
+        duration = now - tx.t_start
+        mean_snr = tx.snr_integral / duration if duration > 0 else math.nan
+        return TxResult(
+            t_start_s=tx.t_start,
+            t_end_s=now,
+            bits=tx.bits,
+            on_air_s=tx.on_air,
+            mean_rate_bps=tx.bits / duration if delivered and duration > 0 else math.nan,
+            mean_snr_db=10.0 * math.log10(mean_snr) if mean_snr > 0 else -math.inf,
+            delivered=delivered,
+        )
+
     # ------------------------------------------------------------------ internals
     def _advance(self, now: float) -> None:
         """Bring every active transmission's remaining bits, time on air, SNR integral and
@@ -434,17 +460,5 @@ class Medium:
                 tx.failures, tx.chase_snr = 0, 0.0
         for tx, delivered in ended:
             self._txs.remove(tx)
-            duration = now - tx.t_start
-            mean_snr = tx.snr_integral / duration if duration > 0 else math.nan
-            tx.event.succeed(
-                TxResult(
-                    t_start_s=tx.t_start,
-                    t_end_s=now,
-                    bits=tx.bits,
-                    on_air_s=tx.on_air,
-                    mean_rate_bps=tx.bits / duration if delivered and duration > 0 else math.nan,
-                    mean_snr_db=10.0 * math.log10(mean_snr) if mean_snr > 0 else -math.inf,
-                    delivered=delivered,
-                )
-            )
+            tx.event.succeed(self._result(tx, now, delivered))
         self._replan(now)

@@ -24,6 +24,8 @@ _PURPOSES = {
     "quantization": 9,  # per device
     "link_budget": 10,  # Monte Carlo of `fedsl-sim link`
     "los": 11,  # LOS states of the 3GPP path-loss models
+    "participation": 12,
+    "availability": 13,
 }
 
 

@@ -24,7 +24,7 @@ from channels.link import cqi_rate_bps, shannon_rate_bps
 from channels.units import dbm_to_w, noise_power_w
 from fedsl_sim.scenario import CqiRate, Scenario, ShannonRate
 from fedsl_sim.sim.channel import RadioChannel
-from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium, shannon_rate
+from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium, TxResult, shannon_rate
 from fedsl_sim.sim.recorder import (
     BACKHAUL,
     DOWNLINK_KINDS,
@@ -36,6 +36,7 @@ from fedsl_sim.sim.recorder import (
     Recorder,
     lost,
 )
+from fedsl_sim.sim.rounds import RoundControl
 from fedsl_sim.sim.streams import Streams
 from fedsl_sim.sim.topology import backhaul_delay_s, backhaul_paths, build_backhaul
 
@@ -87,6 +88,9 @@ class World:
             handover=net.handover.interruption,
         )
         self.device_tx_power_w = self.medium.device_tx_power_w
+        self.rounds = RoundControl(
+            scenario.rounds, self.n_devices, self.streams, self.channel, source
+        )
         self.backhaul = build_backhaul(net, source)
         self.backhaul_paths = backhaul_paths(self.backhaul, net.n_cells)
         self._handovers_booked = 0
@@ -103,9 +107,19 @@ class World:
         return self.env.now
 
     def compute(self, device: int, kind: str, rnd: int, flops: float) -> Process:
-        """Device ``device`` computes ``flops`` FLOPs (one event of ``kind``)."""
+        """Device ``device`` computes ``flops`` FLOPs (one event of ``kind``). Cut off by an
+        interrupt, it books the part it computed and passes the interrupt on."""
         t0 = self.env.now
-        yield self.env.timeout(flops / self.device_flops_per_s)
+        try:
+            yield self.env.timeout(flops / self.device_flops_per_s)
+        except simpy.Interrupt:
+            done = (self.env.now - t0) * self.device_flops_per_s
+            self.recorder.event(
+                Event(
+                    t0, self.env.now, device, rnd, kind, energy_j=done * self.device_joule_per_flop
+                )
+            )
+            raise
         self.recorder.event(
             Event(t0, self.env.now, device, rnd, kind, energy_j=flops * self.device_joule_per_flop)
         )
@@ -124,7 +138,22 @@ class World:
             raise ValueError(f"{kind!r} is not a transmission kind")
         if direction == DOWNLINK:  # server -> serving cell over the backhaul first
             yield from self._backhaul(device, rnd, bits)
-        res = yield self.medium.transmit(device, direction, bits)
+        pending = self.medium.transmit(device, direction, bits)
+        try:
+            res = yield pending
+        except simpy.Interrupt:  # the device was cut off: what it was sending is lost
+            res = self.medium.cancel(pending)
+            if res is not None:
+                self._book_transmission(device, rnd, kind, res, power_w)
+            raise
+        self._book_transmission(device, rnd, kind, res, power_w)
+        if direction == UPLINK and res.delivered:  # serving cell -> server
+            yield from self._backhaul(device, rnd, bits)
+        return res
+
+    def _book_transmission(
+        self, device: int, rnd: int, kind: str, res: TxResult, power_w: float
+    ) -> None:
         self.recorder.event(
             Event(
                 res.t_start_s,
@@ -138,9 +167,6 @@ class World:
                 energy_j=power_w * res.on_air_s,
             )
         )
-        if direction == UPLINK and res.delivered:  # serving cell -> server
-            yield from self._backhaul(device, rnd, bits)
-        return res
 
     def _backhaul(self, device: int, rnd: int, bits: int) -> Process:
         """Carry ``bits`` between the device's serving cell and the server."""
