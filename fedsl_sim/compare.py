@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from fedsl_sim.engine import check_out_dir, run
 from fedsl_sim.report.writers import write_csv
@@ -113,13 +114,19 @@ def plot_comparison(results: Mapping[str, Any], path: Path, title: str = "") -> 
     """Accuracy vs simulated time of every scheme, and their energy and bits."""
     fig = Figure(figsize=(12, 4), dpi=110)
     ax, ax_e, ax_b = fig.subplots(1, 3, gridspec_kw={"width_ratios": [2, 1, 1]})
+    times = []
     for scheme, res in results.items():
         pts = [(r.sim_time_s, r.test_accuracy) for r in res.rounds if r.test_accuracy is not None]
         if pts:
             t, acc = zip(*pts, strict=True)
+            times += t
             ax.plot(t, acc, marker="o", ms=3, label=scheme)
-    ax.set_xscale("log")
-    ax.set_xlabel("simulated time (s, log)")
+    # schemes can differ in time by orders of magnitude (SL is sequential): log time then
+    log = bool(times) and min(times) > 0 and max(times) / min(times) > 10
+    if log:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # decade labels only: minor ones overlap
+    ax.set_xlabel("simulated time (s, log)" if log else "simulated time (s)")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
