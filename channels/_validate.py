@@ -6,6 +6,7 @@ Every check raises ``ValueError`` naming the parameter, the valid range and the 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -86,3 +87,23 @@ def to_float(name: str, value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a real number, got {value!r}") from None
+
+
+def pair(
+    name: str,
+    value: Any,
+    labels: tuple[str, str],
+    check: Callable[[str, Any], Any],
+    expected: str,
+) -> tuple[Any, Any]:
+    """``value`` unpacked as two items, each validated by ``check(item_name, item)`` with item
+    names ``name[0] (label0)`` and ``name[1] (label1)``; ``expected`` describes the pair in
+    the error raised when ``value`` is not a pair."""
+    try:
+        first, second = value
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {expected}, got {value!r}") from None
+    return (
+        check(f"{name}[0] ({labels[0]})", first),
+        check(f"{name}[1] ({labels[1]})", second),
+    )

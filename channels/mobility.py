@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,23 +69,25 @@ class MobilityModel:
 
         Equal to stacking :meth:`position` over the times; models override it to vectorize.
         """
-        times = np.atleast_1d(np.asarray(times_s, dtype=np.float64))
-        return np.stack([self.position(float(t)) for t in times])
+        return self._stacked(self.position, times_s, (self.n, 2))
 
     def speeds(self, times_s: ArrayLike) -> NDArray[np.float64]:
         """Speeds at each of ``times_s`` (T,) seconds: array (T, n), m/s (stacked :meth:`speed`)."""
-        times = _times_array(times_s)
-        out = np.empty((len(times), self.n))
-        for j, t in enumerate(times):
-            out[j] = self.speed(float(t))
-        return out
+        return self._stacked(self.speed, times_s, (self.n,))
 
     def travelled(self, times_s: ArrayLike) -> NDArray[np.float64]:
         """:meth:`travelled_m` at each of ``times_s`` (T,) seconds: array (T, n), metres."""
+        return self._stacked(self.travelled_m, times_s, (self.n,))
+
+    @staticmethod
+    def _stacked(
+        at: Callable[[float], NDArray[np.float64]], times_s: ArrayLike, shape: tuple[int, ...]
+    ) -> NDArray[np.float64]:
+        """``at(t)`` for each of ``times_s``, stacked: array (T, *shape)."""
         times = _times_array(times_s)
-        out = np.empty((len(times), self.n))
+        out = np.empty((len(times), *shape))
         for j, t in enumerate(times):
-            out[j] = self.travelled_m(float(t))
+            out[j] = at(float(t))
         return out
 
 
@@ -161,15 +163,12 @@ class _Region:
         self.area_m: tuple[float, float] | None = None
         self.radius_m: float | None = None
         if area_m is not None:
-            try:
-                w_raw, h_raw = area_m
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"area_m must be a pair (W, H) in metres, both > 0, got {area_m!r}"
-                ) from None
-            self.area_m = (
-                _validate.positive("area_m[0] (W)", w_raw),
-                _validate.positive("area_m[1] (H)", h_raw),
+            self.area_m = _validate.pair(
+                "area_m",
+                area_m,
+                ("W", "H"),
+                _validate.positive,
+                "a pair (W, H) in metres, both > 0",
             )
         else:
             self.radius_m = _validate.positive("radius_m", radius_m)
@@ -1268,15 +1267,12 @@ class ManhattanGrid(_PathModel):
         self.n = _validate.integer("n", n, 0)
         _validate.generator("rng", rng)
         self.block_m = _validate.positive("block_m", block_m)
-        try:
-            nx_raw, ny_raw = n_blocks
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"n_blocks must be a pair (nx, ny) of integers >= 1, got {n_blocks!r}"
-            ) from None
-        self.n_blocks = (
-            _validate.integer("n_blocks[0] (nx)", nx_raw, 1),
-            _validate.integer("n_blocks[1] (ny)", ny_raw, 1),
+        self.n_blocks = _validate.pair(
+            "n_blocks",
+            n_blocks,
+            ("nx", "ny"),
+            lambda name, v: _validate.integer(name, v, 1),
+            "a pair (nx, ny) of integers >= 1",
         )
         self.speed_range_mps = _speed_range(speed_mps, allow_scalar=True)
         try:
@@ -1291,15 +1287,8 @@ class ManhattanGrid(_PathModel):
                 f"summing to 1, got {turn_probs!r}"
             )
         self.turn_probs = probs
-        try:
-            ox_raw, oy_raw = origin_m
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"origin_m must be a pair (x, y) in metres, got {origin_m!r}"
-            ) from None
-        self.origin_m = (
-            _validate.finite("origin_m[0] (x)", ox_raw),
-            _validate.finite("origin_m[1] (y)", oy_raw),
+        self.origin_m = _validate.pair(
+            "origin_m", origin_m, ("x", "y"), _validate.finite, "a pair (x, y) in metres"
         )
         self._tracks = [self._new_track(child) for child in rng.spawn(self.n)]
 
@@ -1447,27 +1436,26 @@ def _row_records(rows: Iterable[Any]) -> Iterator[tuple[str, Mapping[str, Any]]]
         yield where, dict(zip(_TRACE_COLUMNS, values, strict=True))
 
 
-def _trace_number(where: str, column: str, raw: Any) -> float:
+def _trace_float(raw: Any) -> float:
+    """A CSV cell (or row value) as a float; nan when it is not a number."""
     text = raw.strip() if isinstance(raw, str) else raw
     try:
         if isinstance(text, bool):
             raise TypeError
-        value = float(text)
+        return float(text)
     except (TypeError, ValueError):
-        value = math.nan
+        return math.nan
+
+
+def _trace_number(where: str, column: str, raw: Any) -> float:
+    value = _trace_float(raw)
     if not math.isfinite(value):
         raise ValueError(f"{where}, column {column!r}: expected a finite number, got {raw!r}")
     return value
 
 
 def _trace_device(where: str, raw: Any) -> int:
-    text = raw.strip() if isinstance(raw, str) else raw
-    try:
-        if isinstance(text, bool):
-            raise TypeError
-        value = float(text)
-    except (TypeError, ValueError):
-        value = math.nan
+    value = _trace_float(raw)
     if not (math.isfinite(value) and value >= 0.0 and value.is_integer()):
         raise ValueError(
             f"{where}, column 'device': expected a device index (integer >= 0), got {raw!r}"
