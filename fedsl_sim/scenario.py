@@ -315,41 +315,37 @@ class _DiscMobility(_Model):
     radius_m: PositiveFloat | None = None
 
 
-class RandomWaypointMobility(_DiscMobility):
+class _RangedSpeed(_Model):
+    """Movement at speeds drawn in ``speed_mps`` = [low, high] m/s."""
+
+    speed_mps: SpeedRange = (1.0, 3.0)
+
+    @model_validator(mode="after")
+    def _speed_range(self) -> _RangedSpeed:
+        _check_speed_range(self.speed_mps)
+        return self
+
+    def max_speed_mps(self) -> float:
+        return self.speed_mps[1]
+
+
+class RandomWaypointMobility(_DiscMobility, _RangedSpeed):
     """Random waypoint: legs to uniform waypoints at a uniform speed, pausing ``pause_s``.
     ``stationary_start`` starts in the stationary regime (Le Boudec & Vojnović): positions,
     phases and speeds drawn from it, the placement ignored."""
 
     kind: Literal["random_waypoint"]
-    speed_mps: SpeedRange = (1.0, 3.0)
     pause_s: Annotated[float, Field(ge=0)] = 0.0
     stationary_start: bool = False
 
-    @model_validator(mode="after")
-    def _speed_range(self) -> RandomWaypointMobility:
-        _check_speed_range(self.speed_mps)
-        return self
 
-    def max_speed_mps(self) -> float:
-        return self.speed_mps[1]
-
-
-class RandomDirectionMobility(_DiscMobility):
+class RandomDirectionMobility(_DiscMobility, _RangedSpeed):
     """Random direction with reflection at the border (uniform density): straight epochs of
     ``travel_s`` seconds (or, when null, to the border), pausing ``pause_s``."""
 
     kind: Literal["random_direction"]
-    speed_mps: SpeedRange = (1.0, 3.0)
     pause_s: Annotated[float, Field(ge=0)] = 0.0
     travel_s: PositiveFloat | None = 30.0
-
-    @model_validator(mode="after")
-    def _speed_range(self) -> RandomDirectionMobility:
-        _check_speed_range(self.speed_mps)
-        return self
-
-    def max_speed_mps(self) -> float:
-        return self.speed_mps[1]
 
 
 class GaussMarkovMobility(_DiscMobility):
@@ -368,7 +364,7 @@ class GaussMarkovMobility(_DiscMobility):
         return self.mean_speed_mps + 4 * std
 
 
-class ManhattanGridMobility(_Model):
+class ManhattanGridMobility(_RangedSpeed):
     """Manhattan grid (ETSI TR 101 112): streets every ``block_m`` on an ``n_blocks`` grid
     centred on the base station; turns with ``turn_probs`` (straight, left, right). Devices
     start on the streets (the placement is ignored)."""
@@ -376,22 +372,17 @@ class ManhattanGridMobility(_Model):
     kind: Literal["manhattan_grid"]
     block_m: PositiveFloat = 100.0
     n_blocks: tuple[PositiveInt, PositiveInt] = (4, 4)
-    speed_mps: SpeedRange = (1.0, 3.0)
     turn_probs: tuple[
         Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]
     ] = (0.5, 0.25, 0.25)
 
     @model_validator(mode="after")
     def _valid(self) -> ManhattanGridMobility:
-        _check_speed_range(self.speed_mps)
         if not math.isclose(sum(self.turn_probs), 1.0, abs_tol=1e-9):
             raise _FieldError(
                 ("turn_probs",), f"expected probabilities summing to 1, got {list(self.turn_probs)}"
             )
         return self
-
-    def max_speed_mps(self) -> float:
-        return self.speed_mps[1]
 
     @property
     def half_extent_m(self) -> tuple[float, float]:
