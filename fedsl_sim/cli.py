@@ -1,4 +1,4 @@
-"""Command line: ``fedsl-sim run | validate | link | compare``.
+"""Command line: ``fedsl-sim run | validate | link | compare | sweep | report | data``.
 
 Exit codes: 0 success, 2 invalid input (the message names the file, the dotted field path,
 what was expected and what was given; no traceback), 1 anything else.
@@ -26,7 +26,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run one scenario")
-    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("scenario", nargs="?", help="scenario YAML file (not with --resume)")
     run.add_argument(
         "--set",
         dest="overrides",
@@ -44,6 +44,19 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    run.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="R",
+        help="save a checkpoint every R rounds (with --resume: default the saved interval)",
+    )
+    run.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its latest checkpoint",
+    )
     val = sub.add_parser("validate", help="validate scenario files")
     val.add_argument("files", nargs="+", help="scenario YAML files")
     cmp_ = sub.add_parser("compare", help="run a scenario once per scheme and compare them")
@@ -57,15 +70,39 @@ def _build_parser() -> argparse.ArgumentParser:
     link.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     link.add_argument("--seed", type=int, default=None, help="replace the scenario's seed")
     link.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    swp = sub.add_parser("sweep", help="run a sweep file: a grid of overrides x seeds")
+    swp.add_argument("sweep", help="sweep YAML file (base:, set:, grid:, cases:, seeds:, name:)")
+    swp.add_argument("--out", default=None, metavar="DIR", help="default results/sweeps/<name>/")
+    swp.add_argument("--workers", type=int, default=None, metavar="N", help="parallel runs")
+    swp.add_argument("--backend", choices=("local", "ray"), default="local")
+    swp.add_argument("--address", default=None, metavar="RAY_ADDRESS", help="Ray cluster")
+    swp.add_argument("--quiet", action="store_true", help="no progress bar")
+    dat = sub.add_parser("data", help="check a dataset folder, or download a dataset into one")
+    dat.add_argument("dataset", choices=("cifar10", "mnist", "fashion_mnist"))
+    dat.add_argument("root", nargs="?", default=None, metavar="DIR", help="folder to check")
+    dat.add_argument(
+        "--download", default=None, metavar="DIR", help="fetch, verify and extract into DIR"
+    )
+    dat.add_argument("--format", choices=("binary", "python"), default=None, help="CIFAR-10 only")
+    rep = sub.add_parser("report", help="summarize a run or a sweep: tables, intervals, figures")
+    rep.add_argument("dir", metavar="DIR", help="run directory or sweep directory")
+    rep.add_argument("--out", default=None, metavar="DIR", help="default <DIR>/report/")
+    rep.add_argument(
+        "--target", type=float, default=None, metavar="ACC", help="target accuracy (0-1)"
+    )
     return p
 
 
 def _cmd_validate(files: Sequence[str]) -> int:
     from fedsl_sim.scenario import ScenarioError, load_scenario
+    from fedsl_sim.sweep import is_sweep_file, load_sweep
 
     status = EXIT_OK
     for f in files:
         try:
+            if is_sweep_file(f):
+                print(f"ok: {f} (sweep, {len(load_sweep(f))} runs)")
+                continue
             sc = load_scenario(f)
         except ScenarioError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -76,15 +113,56 @@ def _cmd_validate(files: Sequence[str]) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from fedsl_sim.engine import run
+    from fedsl_sim.checkpoint import checkpoint_path
+    from fedsl_sim.engine import default_run_dir, resume, run
     from fedsl_sim.report.writers import format_summary
-    from fedsl_sim.scenario import load_scenario, parse_override
+    from fedsl_sim.scenario import ScenarioError, load_scenario, parse_override
 
-    overrides = dict(parse_override(o) for o in args.overrides)
-    sc = load_scenario(args.scenario, overrides=overrides, seed=args.seed)
-    res = run(
-        sc, out_dir=args.out, progress=not args.quiet, plots=not args.no_plots, source=args.scenario
-    )
+    progress, plots = not args.quiet, not args.no_plots
+    out = args.resume
+    try:
+        if args.resume is not None:
+            given = [
+                opt
+                for opt, used in (
+                    ("SCENARIO", args.scenario is not None),
+                    ("--set", bool(args.overrides)),
+                    ("--seed", args.seed is not None),
+                    ("--out", args.out is not None),
+                )
+                if used
+            ]
+            if given:
+                raise ScenarioError(
+                    "--resume",
+                    "the scenario and the run directory come from the checkpoint; "
+                    f"{', '.join(given)} cannot be given with --resume",
+                )
+            res = resume(args.resume, progress, plots, checkpoint_every=args.checkpoint_every)
+        else:
+            if args.scenario is None:
+                raise ScenarioError("fedsl-sim run", "expected a SCENARIO file or --resume RUN_DIR")
+            overrides = dict(parse_override(o) for o in args.overrides)
+            sc = load_scenario(args.scenario, overrides=overrides, seed=args.seed)
+            out = args.out
+            if args.checkpoint_every is not None and out is None:
+                out = default_run_dir(sc)  # known here, to say where to resume from
+            res = run(
+                sc,
+                out_dir=out,
+                progress=progress,
+                plots=plots,
+                source=args.scenario,
+                checkpoint_every=args.checkpoint_every,
+            )
+    except KeyboardInterrupt:
+        if out is None or not checkpoint_path(out).exists():
+            raise
+        print(
+            f"interrupted; continue from the latest checkpoint with: fedsl-sim run --resume {out}",
+            file=sys.stderr,
+        )
+        return 130
     if not args.quiet:
         print(format_summary(res.summary))
         print(f"outputs: {res.out_dir}")
@@ -112,6 +190,45 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from fedsl_sim.sweep import run_sweep
+
+    try:
+        out, rows = run_sweep(
+            args.sweep, args.out, args.workers, args.backend, args.address, not args.quiet
+        )
+    except KeyboardInterrupt:
+        print("interrupted; finished runs are kept (the same command resumes)", file=sys.stderr)
+        return 130
+    failed = sum(r["status"] == "failed" for r in rows)
+    print(f"{len(rows)} runs: {len(rows) - failed} done, {failed} failed")
+    print(f"outputs: {out}")
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from fedsl_sim.learning.datafiles import (
+        DownloadError,
+        check_dataset,
+        describe,
+        download_dataset,
+    )
+    from fedsl_sim.scenario import ScenarioError
+
+    if (args.root is None) == (args.download is None):
+        raise ScenarioError("fedsl-sim data", "expected a folder to check or --download DIR")
+    try:
+        if args.download is not None:
+            raw = download_dataset(args.dataset, args.download, args.format)
+        else:
+            raw = check_dataset(args.dataset, args.root, args.format)
+    except DownloadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(describe(raw, args.download or args.root))
+    return EXIT_OK
+
+
 def _cmd_link(args: argparse.Namespace) -> int:
     import json
 
@@ -122,6 +239,16 @@ def _cmd_link(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario, overrides=overrides, seed=args.seed)
     rows = link_budget(sc)
     print(json.dumps(rows, indent=2) if args.json else format_link_budget(sc, rows))
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from fedsl_sim.report.study import write_report
+
+    out, report = write_report(args.dir, args.out, args.target)
+    c = report.counts
+    skipped = c["failed"] + c["pending"]
+    print(f"{len(report.cases)} configurations, {c['done']} runs ({skipped} skipped): {out}")
     return EXIT_OK
 
 
@@ -137,6 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_link(args)
         if args.command == "compare":
             return _cmd_compare(args)
+        if args.command == "data":
+            return _cmd_data(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
+        if args.command == "report":
+            return _cmd_report(args)
         return _cmd_run(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from fedsl_sim.engine import check_out_dir, run
-from fedsl_sim.report.writers import write_csv
+from fedsl_sim.report.writers import SUMMARY_METRICS, summary_metrics, write_csv
 from fedsl_sim.scenario import SCHEMES, Scenario, load_scenario
 
 COMPRESSION_OFF = {
@@ -29,20 +29,7 @@ COMPRESSION_OFF = {
     "compression.quantization.bits": 32,
     "compression.dropout.rate": 0.0,
 }
-COLUMNS = (
-    "scheme",
-    "rounds_completed",
-    "sim_time_s",
-    "final_test_accuracy",
-    "best_test_accuracy",
-    "time_to_target_s",
-    "energy_total_j",
-    "energy_compute_j",
-    "energy_transmit_j",
-    "uplink_bits",
-    "downlink_bits",
-    "run_dir",
-)
+COLUMNS = ("scheme", *SUMMARY_METRICS, "run_dir")
 
 
 def scheme_scenarios(
@@ -82,25 +69,10 @@ def compare(
         results = {}
         for scheme, sc in scenarios.items():
             results[scheme] = run(sc, out_dir=partial / scheme, progress=progress, source=str(path))
-        rows = []
-        for scheme, res in results.items():
-            s = res.summary
-            rows.append(
-                (
-                    scheme,
-                    s["rounds_completed"],
-                    s["sim_time_s"],
-                    s["final_test_accuracy"],
-                    s["best_test_accuracy"],
-                    s["time_to_target_s"],
-                    s["energy_j"]["total"],
-                    s["energy_j"]["compute"],
-                    s["energy_j"]["transmit"],
-                    s["bits"]["uplink"],
-                    s["bits"]["downlink"],
-                    scheme,
-                )
-            )
+        rows = [
+            (scheme, *summary_metrics(res.summary).values(), scheme)
+            for scheme, res in results.items()
+        ]
         write_csv(partial / "compare.csv", COLUMNS, rows)
         plot_comparison(results, partial / "compare.png", title=name)
         os.rename(partial, final)

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,16 @@ from typing import Any
 from tqdm import tqdm
 
 import fedsl_sim.schemes  # noqa: F401  (fills the scheme registry)
+from fedsl_sim.checkpoint import (
+    CHECKPOINT_DIR,
+    CheckpointError,
+    checkpoint_path,
+    dataset_sha256,
+    load_checkpoint,
+    save_checkpoint,
+)
 from fedsl_sim.learning.federated import FederatedData
+from fedsl_sim.learning.split import resolve_device
 from fedsl_sim.scenario import Scenario, ScenarioError
 from fedsl_sim.schemes.base import SCHEMES, Scheme
 from fedsl_sim.sim.recorder import Recorder, RoundRow, finite_or_none
@@ -42,18 +52,33 @@ class Simulation:
 
     @classmethod
     def build(cls, scenario: Scenario, source: str = "scenario") -> Simulation:
+        try:  # a scenario asking for CUDA is valid; this machine may not have it
+            resolve_device(scenario.learning.compute_device)
+        except ValueError as exc:
+            raise ScenarioError(source, str(exc), path="learning.compute_device") from None
         world = World(scenario, source=source)
         data = FederatedData(scenario, world.streams, source=source)
         scheme = SCHEMES.make(scenario.scheme, scenario=scenario, world=world, data=data)
         return cls(scenario, world, data, scheme)
 
-    def run_rounds(self, progress: bool = False) -> str:
-        """Run rounds until a stop condition holds; returns the stop reason."""
+    def run_rounds(
+        self,
+        progress: bool = False,
+        on_round_end: Callable[[Simulation], None] | None = None,
+    ) -> str:
+        """Run rounds until a stop condition holds; returns the stop reason.
+
+        Starts after the rounds already recorded (a resumed simulation continues where its
+        checkpoint was taken). ``on_round_end(self)`` is called after every round that the
+        run continues after (e.g. to save a checkpoint).
+        """
         sc, env, rec = self.scenario, self.world.env, self.world.recorder
         stop = sc.stop
         every = sc.learning.eval_every_rounds
+        start = len(rec.rounds)
         bar = tqdm(
             total=stop.max_rounds,
+            initial=start,
             disable=not progress,
             file=sys.stderr,
             unit="round",
@@ -61,9 +86,10 @@ class Simulation:
             leave=False,
         )
         reason = "max_rounds"
-        best = math.nan
+        accs = [row.test_accuracy for row in rec.rounds if row.test_accuracy is not None]
+        best = max(accs) if accs else math.nan
         try:
-            for r in range(stop.max_rounds):
+            for r in range(start, stop.max_rounds):
                 env.run(until=env.process(self.scheme.round(r)))
                 self.world.record_handovers(r)
                 last = r + 1 == stop.max_rounds
@@ -95,6 +121,8 @@ class Simulation:
                 ):
                     reason = "target_accuracy"
                     break
+                if on_round_end is not None:
+                    on_round_end(self)
         finally:
             bar.close()
         return reason
@@ -147,6 +175,7 @@ def run(
     progress: bool = False,
     plots: bool = True,
     source: str = "scenario",
+    checkpoint_every: int | None = None,
 ) -> RunResult:
     """Run one scenario and write its outputs.
 
@@ -158,11 +187,21 @@ def run(
         complete, so a failed or interrupted run never leaves a directory that looks complete.
     progress : show a progress bar on stderr.
     plots : also write the figures (``accuracy_vs_time.png``, ``latency_breakdown.png``).
+    checkpoint_every : save a checkpoint every this many rounds, so that an interrupted run
+        can be continued with :func:`resume`. The run directory is then created at the start
+        with ``scenario.yaml`` and ``checkpoint/`` (the latest checkpoint only); the outputs
+        are added when the run completes, ``summary.json`` last (a run directory is complete
+        iff it has ``summary.json``), and the checkpoint is deleted.
     """
     from fedsl_sim.report.writers import write_run
 
     final = Path(out_dir) if out_dir is not None else default_run_dir(scenario)
     check_out_dir(final)
+    if checkpoint_every is not None:
+        every = _checked_interval(checkpoint_every)
+        return _run_checkpointed(
+            scenario, final, out_dir is not None, progress, plots, source, every
+        )
     t0 = time.perf_counter()
     sim = Simulation.build(scenario, source=source)
     reason = sim.run_rounds(progress=progress)
@@ -189,3 +228,150 @@ def run(
         rounds=sim.world.recorder.rounds,
         recorder=sim.world.recorder,
     )
+
+
+def resume(
+    run_dir: str | Path,
+    progress: bool = False,
+    plots: bool = True,
+    checkpoint_every: int | None = None,
+) -> RunResult:
+    """Continue an interrupted run from its latest checkpoint (see :func:`run`).
+
+    The result is identical to an uninterrupted run's (``rounds.csv``, ``events.csv``,
+    ``devices.csv``; ``summary.json`` but for ``wall_time_s``, the wall time of all sessions).
+    The scenario comes from the checkpoint; ``checkpoint_every`` defaults to its interval.
+    Raises :class:`~fedsl_sim.checkpoint.CheckpointError` (bad input, naming the file) if the
+    directory has no usable checkpoint or the run is already complete.
+    """
+    t0 = time.perf_counter()
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(run_dir, "no such run directory")
+    if (run_dir / "summary.json").exists():
+        raise CheckpointError(
+            run_dir / "summary.json", "the run is already complete; there is nothing to resume"
+        )
+    ckpt = load_checkpoint(checkpoint_path(run_dir))
+    every = ckpt.checkpoint_every if checkpoint_every is None else checkpoint_every
+    every = _checked_interval(every)
+    # what an interrupted session may have left: a checkpoint or outputs half written
+    for stale in (run_dir / CHECKPOINT_DIR).glob(".*.tmp-*"):
+        stale.unlink(missing_ok=True)
+    for stale in run_dir.glob(".outputs.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    wall_before = ckpt.wall_time_s + (time.perf_counter() - t0)  # loading counts too
+    return _continue(
+        ckpt.simulation,
+        run_dir,
+        every,
+        ckpt.source,
+        progress,
+        plots,
+        wall_before,
+        ckpt.header["dataset_sha256"],
+    )
+
+
+def _checked_interval(every: int) -> int:
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ScenarioError("--checkpoint-every", f"expected an integer >= 1, got {every!r}")
+    return every
+
+
+def _run_checkpointed(
+    scenario: Scenario,
+    final: Path,
+    explicit: bool,
+    progress: bool,
+    plots: bool,
+    source: str,
+    every: int,
+) -> RunResult:
+    t0 = time.perf_counter()
+    sim = Simulation.build(scenario, source=source)  # bad input leaves no directory behind
+    while True:  # claim the run directory
+        created = not final.exists()
+        try:
+            final.mkdir(parents=True, exist_ok=explicit)
+            break
+        except FileExistsError:
+            if explicit:
+                raise
+            final = default_run_dir(scenario)  # another run took the name meanwhile
+    try:
+        _write_atomic(final / "scenario.yaml", scenario.to_yaml())
+        (final / CHECKPOINT_DIR).mkdir()
+        return _continue(sim, final, every, source, progress, plots, time.perf_counter() - t0)
+    except BaseException:
+        if not checkpoint_path(final).exists():  # nothing to resume: leave nothing behind
+            if created:
+                shutil.rmtree(final, ignore_errors=True)
+            else:
+                (final / "scenario.yaml").unlink(missing_ok=True)
+                shutil.rmtree(final / CHECKPOINT_DIR, ignore_errors=True)
+        raise
+
+
+def _continue(
+    sim: Simulation,
+    run_dir: Path,
+    every: int,
+    source: str,
+    progress: bool,
+    plots: bool,
+    wall_before_s: float,
+    data_sha256: str | None = None,
+) -> RunResult:
+    """Run ``sim`` to its end in ``run_dir``, checkpointing every ``every`` rounds, then
+    write the outputs (``summary.json`` last) and delete the checkpoint."""
+    t0 = time.perf_counter()
+    ckpt = checkpoint_path(run_dir)
+    data_sha = data_sha256 or dataset_sha256(sim.data.dataset)
+
+    def wall_s() -> float:
+        return wall_before_s + (time.perf_counter() - t0)
+
+    def on_round_end(s: Simulation) -> None:
+        if len(s.world.recorder.rounds) % every == 0:
+            save_checkpoint(
+                ckpt,
+                s,
+                checkpoint_every=every,
+                wall_time_s=wall_s(),
+                source=source,
+                data_sha256=data_sha,
+            )
+
+    reason = sim.run_rounds(progress=progress, on_round_end=on_round_end)
+    summary = summarize(sim, reason, wall_s())
+    _write_outputs(run_dir, sim, summary, plots)
+    shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
+    return RunResult(
+        summary=summary,
+        out_dir=run_dir,
+        rounds=sim.world.recorder.rounds,
+        recorder=sim.world.recorder,
+    )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _write_outputs(run_dir: Path, sim: Simulation, summary: dict[str, Any], plots: bool) -> None:
+    """Write the outputs into a hidden staging directory inside ``run_dir``, then move them
+    into place one by one (atomic renames), ``summary.json`` last."""
+    from fedsl_sim.report.writers import write_run
+
+    staging = run_dir / f".outputs.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        write_run(staging, sim, summary, plots=plots)
+        names = sorted(p.name for p in staging.iterdir() if p.name != "summary.json")
+        for name in [*names, "summary.json"]:
+            os.replace(staging / name, run_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

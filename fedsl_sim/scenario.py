@@ -89,7 +89,58 @@ class SyntheticDataset(_Model):
         return 32
 
 
-DatasetConfig = Annotated[DigitsDataset | SyntheticDataset, Field(discriminator="name")]
+def _data_dir(path: str, info: ValidationInfo) -> str:
+    """A data folder resolved against the scenario file's folder. Its files are checked when
+    the data are loaded, so a scenario still validates on a machine without them."""
+    p = Path(path).expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not p.is_absolute() and base is not None:
+        p = Path(base) / p
+    return str(p)
+
+
+class _FileDataset(_Model):
+    """A real dataset read from local files (``fedsl-sim data NAME --download DIR`` fetches
+    them); ``root`` relative to the scenario file. ``train_subset`` / ``test_subset`` keep a
+    stratified random subset of that many images (drawn from the dataset stream)."""
+
+    @field_validator("root", check_fields=False)
+    @classmethod
+    def _resolve_root(cls, root: str, info: ValidationInfo) -> str:
+        return _data_dir(root, info)
+
+
+class Cifar10Dataset(_FileDataset):
+    """CIFAR-10, 32x32 RGB, 50000 train / 10000 test, binary or Python format (auto: the first
+    found)."""
+
+    name: Literal["cifar10"]
+    root: Annotated[str, Field(min_length=1)]
+    format: Literal["auto", "binary", "python"] = "auto"
+    train_subset: PositiveInt | None = None
+    test_subset: PositiveInt | None = None
+
+    @property
+    def image_hw(self) -> int:
+        return 32
+
+
+class MnistDataset(_FileDataset):
+    """MNIST or Fashion-MNIST from IDX files (plain or .gz), 28x28 grey, 60000 / 10000."""
+
+    name: Literal["mnist", "fashion_mnist"]
+    root: Annotated[str, Field(min_length=1)]
+    train_subset: PositiveInt | None = None
+    test_subset: PositiveInt | None = None
+
+    @property
+    def image_hw(self) -> int:
+        return 28
+
+
+DatasetConfig = Annotated[
+    DigitsDataset | SyntheticDataset | Cifar10Dataset | MnistDataset, Field(discriminator="name")
+]
 
 
 class IidPartition(_Model):
@@ -131,17 +182,45 @@ class OptimizerConfig(_Model):
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
 
 
+class SplitRule(_Model):
+    """Per-device split layers set by a rule.
+
+    ``by_distance``: the devices, ranked by their distance to the nearest base station at
+    t = 0 (nearest first, ties by index), are cut into ``len(layers)`` consecutive groups of
+    sizes differing by at most one (the earlier groups take the extra devices); group g uses
+    split layer ``layers[g]``. E.g. ``layers: [1, 3]`` gives the nearer half split layer 1 and
+    the farther half split layer 3 (whose smaller activations spare their weaker uplinks).
+    """
+
+    rule: Literal["by_distance"]
+    layers: Annotated[list[PositiveInt], Field(min_length=1)]
+
+
+SplitLayer = PositiveInt | list[PositiveInt] | SplitRule
+
+
+def split_layer_values(split_layer: SplitLayer) -> list[int]:
+    """Every split layer a ``learning.split_layer`` value names (one for a single int)."""
+    if isinstance(split_layer, SplitRule):
+        return list(split_layer.layers)
+    if isinstance(split_layer, list):
+        return list(split_layer)
+    return [split_layer]
+
+
 class LearningConfig(_Model):
     """What is trained and how.
 
     ``split_layer`` s puts layers 1..s of the model (1-based) on the devices and layers
-    s+1..L on the server; 1 <= s <= L-1.
+    s+1..L on the server; 1 <= s <= L-1. It is one layer for every device, a list with one
+    layer per device, or a :class:`SplitRule` (split schemes with parallel devices only:
+    ``fedsl``, ``lightweight_fedsl``, ``sfl_v1``, ``sfl_v2``).
     """
 
     dataset: DatasetConfig = DigitsDataset(name="digits")
     partition: PartitionConfig = DirichletPartition(kind="dirichlet")
     model: ModelConfig = SmallCnnModel(name="small_cnn")
-    split_layer: PositiveInt = 2
+    split_layer: SplitLayer = 2
     batch_size: PositiveInt = 32
     local_steps: PositiveInt = 1
     aggregation_interval: PositiveInt = 5
@@ -149,6 +228,9 @@ class LearningConfig(_Model):
     server_optimizer: OptimizerConfig | None = None
     eval_every_rounds: PositiveInt = 5
     eval_batch_size: PositiveInt = 512
+    #: where the real training runs: ``cpu`` (default; bit-reproducible), ``cuda`` /
+    #: ``cuda:N`` (an error where CUDA is not available), or ``auto`` (CUDA when available)
+    compute_device: Annotated[str, Field(pattern=r"^(cpu|auto|cuda(:[0-9]+)?)$")] = "cpu"
 
     @model_validator(mode="after")
     def _split_inside_model(self) -> LearningConfig:
@@ -163,12 +245,16 @@ class LearningConfig(_Model):
                 "(e.g. dataset synthetic)",
             )
         n_layers = layer_count(self.model.name)
-        if self.split_layer > n_layers - 1:
-            raise _FieldError(
-                ("split_layer",),
-                f"expected 1 <= split_layer <= {n_layers - 1} ({self.model.name} has "
-                f"{n_layers} layers), got {self.split_layer}",
-            )
+        where: tuple[str | int, ...] = ("split_layer",)
+        if isinstance(self.split_layer, SplitRule):
+            where += ("layers",)
+        for i, s in enumerate(split_layer_values(self.split_layer)):
+            if s > n_layers - 1:
+                raise _FieldError(
+                    where + ((i,) if not isinstance(self.split_layer, int) else ()),
+                    f"expected 1 <= split_layer <= {n_layers - 1} ({self.model.name} has "
+                    f"{n_layers} layers), got {s}",
+                )
         return self
 
     @property
@@ -818,6 +904,29 @@ class Scenario(_Model):
     rounds: RoundsConfig = RoundsConfig()
 
     @model_validator(mode="after")
+    def _split_per_device(self) -> Scenario:
+        split = self.learning.split_layer
+        if isinstance(split, list) and len(split) != self.devices.count:
+            raise _FieldError(
+                ("learning", "split_layer"),
+                f"expected one split layer per device ({self.devices.count}, devices.count), "
+                f"got {len(split)}",
+            )
+        if len(set(split_layer_values(split))) > 1 and self.scheme in ("fl", "sl"):
+            why = (
+                "fl trains the whole model on every device"
+                if self.scheme == "fl"
+                else "sl hands one client-side model from device to device"
+            )
+            raise _FieldError(
+                ("learning", "split_layer"),
+                f"expected one split layer for scheme {self.scheme!r} ({why}; per-device "
+                f"split layers need fedsl, lightweight_fedsl, sfl_v1 or sfl_v2), got "
+                f"{split_layer_values(split)}",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _sl_is_sequential(self) -> Scenario:
         if self.scheme == "sl" and self.rounds.deadline_s is not None:
             raise _FieldError(
@@ -1058,21 +1167,24 @@ def validate_scenario(
     try:
         return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        lines = []
-        first_path: str | None = None
-        for err in exc.errors(include_url=False):
-            loc = tuple(err["loc"])
-            ctx_err = (err.get("ctx") or {}).get("error")
-            if isinstance(ctx_err, _FieldError):
-                loc = loc + ctx_err.loc
-            path = _dotted(loc, data) or "(top level)"
-            first_path = first_path or path
-            lines.append(f"{path}: {_describe(err)}")
-        if len(lines) == 1:
-            raise ScenarioError(source, lines[0].split(": ", 1)[1], path=first_path) from None
-        raise ScenarioError(
-            source, f"{len(lines)} invalid fields:\n  " + "\n  ".join(lines), path=None
-        ) from None
+        raise input_error(exc, data, source) from None
+
+
+def input_error(exc: ValidationError, data: Any, source: str) -> ScenarioError:
+    """One :class:`ScenarioError` for a pydantic error on the YAML ``data`` of ``source``
+    (a scenario or any other input file): each failing field as a dotted path with what was
+    expected and what was given."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        ctx_err = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_err, _FieldError):
+            loc = loc + ctx_err.loc
+        lines.append((_dotted(loc, data) or "(top level)", _describe(err)))
+    if len(lines) == 1:
+        return ScenarioError(source, lines[0][1], path=lines[0][0])
+    text = "\n  ".join(f"{field}: {message}" for field, message in lines)
+    return ScenarioError(source, f"{len(lines)} invalid fields:\n  {text}")
 
 
 def load_scenario(

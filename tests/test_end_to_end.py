@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from simtools import make_scenario
 
 import fedsl_sim
@@ -48,12 +49,13 @@ def test_quickstart_cli_end_to_end(tmp_path):
     ):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["rounds_completed"] == 60
+    n_rounds = yaml.safe_load(QUICKSTART.read_text())["stop"]["max_rounds"]
+    assert summary["rounds_completed"] == n_rounds
     assert summary["final_test_accuracy"] >= 0.90
     rounds = read_csv(out / "rounds.csv")
     events = read_csv(out / "events.csv")
     devices = read_csv(out / "devices.csv")
-    assert [int(r["round"]) for r in rounds] == list(range(60))
+    assert [int(r["round"]) for r in rounds] == list(range(n_rounds))
     assert float(rounds[-1]["sim_time_s"]) == summary["sim_time_s"]
     # every total is the sum of the event log
     up = sum(int(e["bits"]) for e in events if e["kind"] in ("uplink", "model_upload"))
@@ -65,7 +67,7 @@ def test_quickstart_cli_end_to_end(tmp_path):
     assert sum(float(d["energy_total_j"]) for d in devices) == pytest.approx(energy, rel=1e-9)
     # evaluation every 5 rounds and at the end; accuracies are fractions
     evaluated = [r for r in rounds if r["test_accuracy"]]
-    assert [int(r["round"]) for r in evaluated] == list(range(4, 60, 5))
+    assert [int(r["round"]) for r in evaluated] == list(range(4, n_rounds, 5))
     assert all(0 <= float(r["test_accuracy"]) <= 1 for r in evaluated)
     # simulated time never goes back and events lie inside it
     assert all(float(e["t_start_s"]) <= float(e["t_end_s"]) for e in events)

@@ -149,3 +149,17 @@ def test_compare_runs_every_scheme_on_the_same_federation(tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and "nope" in bad.stderr
+
+
+@pytest.mark.slow
+def test_every_scheme_passes_090_on_the_quickstart_federation(tmp_path):
+    """Issue acceptance (about 1–2 min on 2 cores, so out of CI: `pytest -m slow`)."""
+    from pathlib import Path
+
+    from fedsl_sim.compare import compare
+
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "compare_schemes.yaml"
+    _, summaries = compare(scenario, out_dir=tmp_path / "cmp")
+    accuracy = {s["scheme"]: s["final_test_accuracy"] for s in summaries}
+    assert set(accuracy) == {"fl", "sl", "sfl_v1", "sfl_v2", "fedsl", "lightweight_fedsl"}
+    assert all(a >= 0.90 for a in accuracy.values()), accuracy

@@ -6,6 +6,11 @@ Registered datasets (``DATASETS.names()``):
   network access), pixels scaled to [0, 1], stratified held-out test split.
 * ``synthetic`` — CIFAR-shaped class-conditional images: a smooth random template per class
   plus Gaussian noise. Cheap to generate, learnable, fully determined by the generator.
+* ``cifar10``, ``mnist``, ``fashion_mnist`` — the real datasets, read from local files in
+  their official formats (:mod:`fedsl_sim.learning.datafiles`; ``fedsl-sim data NAME
+  --download DIR`` fetches them). Pixels are scaled to [0, 1] and normalised per channel with
+  the published training-set mean and standard deviation (``datafiles.NORMALISATION``);
+  ``train_subset`` / ``test_subset`` keep a stratified random subset of that many images.
 """
 
 from __future__ import annotations
@@ -13,14 +18,17 @@ from __future__ import annotations
 import inspect
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from channels.registry import Registry
 
-__all__ = ["DATASETS", "Dataset", "load_dataset", "stratified_split"]
+if TYPE_CHECKING:
+    from fedsl_sim.learning.datafiles import RawSplits
+
+__all__ = ["DATASETS", "Dataset", "load_dataset", "stratified_split", "stratified_subset"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,6 +229,117 @@ def synthetic(
     return Dataset(train_x, train_y, test_x, test_y, num_classes, (c, h, w), "synthetic")
 
 
+def stratified_subset(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` sample indices keeping the class proportions of ``labels``.
+
+    Class ``c`` of ``n_c`` samples gets ``floor(n·n_c/N)`` places plus one for the classes with
+    the largest remainders (ties: lower label first), then that many of its indices drawn
+    without replacement with ``rng`` (one permutation per class, in increasing label order).
+
+    Returns
+    -------
+    np.ndarray
+        Sorted int64 indices, ``n`` of them, ``0 < n <= len(labels)``.
+    """
+    labels = np.asarray(labels)
+    if not 0 < n <= labels.size:
+        raise ValueError(f"expected a subset size in 1..{labels.size}, got {n}")
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = n * counts / labels.size
+    quota = np.floor(exact).astype(np.int64)
+    order = np.lexsort((classes, -(exact - quota)))  # largest remainder first
+    quota[order[: n - int(quota.sum())]] += 1
+    picked = [
+        rng.permutation(np.flatnonzero(labels == c))[:q]
+        for c, q in zip(classes, quota, strict=True)
+    ]
+    return np.sort(np.concatenate(picked)).astype(np.int64)
+
+
+def _from_files(
+    raw: RawSplits,
+    rng: np.random.Generator,
+    train_subset: int | None,
+    test_subset: int | None,
+) -> Dataset:
+    """A :class:`Dataset` from a ``datafiles.RawSplits``: optional stratified subsets (train
+    drawn first, then test), then ``(x/255 - mean_c) / std_c`` per channel."""
+    from fedsl_sim.learning.datafiles import NORMALISATION, DataFilesError
+
+    mean, std = NORMALISATION[raw.name]
+    out: list[torch.Tensor] = []
+    for split, x, y, subset in (
+        ("train", raw.train_x, raw.train_y, train_subset),
+        ("test", raw.test_x, raw.test_y, test_subset),
+    ):
+        if subset is not None:
+            if subset > y.size:
+                raise DataFilesError(
+                    raw.where,
+                    f"expected {split}_subset <= {y.size} (the {split} images found), got {subset}",
+                    path=f"learning.dataset.{split}_subset",
+                )
+            idx = stratified_subset(y, subset, rng)
+            x, y = x[idx], y[idx]
+        xf = x.astype(np.float32)
+        xf /= np.float32(255.0)
+        xf -= np.asarray(mean, dtype=np.float32)[:, None, None]
+        xf /= np.asarray(std, dtype=np.float32)[:, None, None]
+        out += [torch.from_numpy(xf), torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))]
+    c, h, w = (int(d) for d in raw.train_x.shape[1:])
+    return Dataset(*out, num_classes=10, in_shape=(c, h, w), name=raw.name)
+
+
+@DATASETS.register("cifar10")
+def cifar10(
+    rng: np.random.Generator,
+    root: str,
+    format: str = "auto",
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+) -> Dataset:
+    """CIFAR-10 from ``root``: (3, 32, 32) images, 10 classes, 50000 train / 10000 test.
+
+    Parameters
+    ----------
+    rng : np.random.Generator
+        Draws the subsets (nothing is drawn without them).
+    root : str
+        Folder holding ``cifar-10-batches-bin`` or ``cifar-10-batches-py`` (or one of those,
+        or a downloaded archive); see :func:`fedsl_sim.learning.datafiles.read_cifar10`.
+    format : str
+        ``"auto"``, ``"binary"`` or ``"python"``.
+    train_subset, test_subset : int or None
+        Keep a stratified random subset of this many images.
+    """
+    from fedsl_sim.learning.datafiles import read_cifar10
+
+    return _from_files(read_cifar10(root, format), rng, train_subset, test_subset)
+
+
+def _idx_factory(name: str) -> Any:
+    def factory(
+        rng: np.random.Generator,
+        root: str,
+        train_subset: int | None = None,
+        test_subset: int | None = None,
+    ) -> Dataset:
+        from fedsl_sim.learning.datafiles import read_idx_dataset
+
+        return _from_files(read_idx_dataset(root, name), rng, train_subset, test_subset)
+
+    factory.__name__ = name
+    factory.__doc__ = (
+        f"{name} from IDX files under ``root``: (1, 28, 28) images, 10 classes, 60000 train / "
+        "10000 test; subsets as for :func:`cifar10`."
+    )
+    return factory
+
+
+DATASETS.register("mnist")(_idx_factory("mnist"))
+DATASETS.register("fashion_mnist")(_idx_factory("fashion_mnist"))
+
+
 def load_dataset(name: str, rng: np.random.Generator, **params: Any) -> Dataset:
     """Load (or generate) dataset ``name``; all randomness from ``rng``.
 
@@ -238,7 +357,8 @@ def load_dataset(name: str, rng: np.random.Generator, **params: Any) -> Dataset:
     KeyError
         Unknown dataset.
     ValueError
-        A parameter the dataset does not take, or an invalid value.
+        A parameter the dataset does not take, or an invalid value; missing or corrupt data
+        files raise ``datafiles.DataFilesError``, a ValueError that is also a ScenarioError.
     """
     factory = DATASETS.get(name)
     accepted = set(inspect.signature(factory).parameters) - {"rng"}

@@ -12,10 +12,17 @@ import torch
 from torch import Tensor
 
 from fedsl_sim.learning.batches import BatchStream
-from fedsl_sim.learning.data import load_dataset
+from fedsl_sim.learning.data import Dataset, load_dataset
 from fedsl_sim.learning.partition import PARTITIONS
 from fedsl_sim.scenario import Scenario, ScenarioError
 from fedsl_sim.sim.streams import Streams
+
+
+def build_dataset(scenario: Scenario, streams: Streams) -> Dataset:
+    """The scenario's dataset: depends only on ``learning.dataset`` and the root seed (a
+    checkpoint rebuilds it with this rather than storing it)."""
+    cfg = scenario.learning.dataset
+    return load_dataset(cfg.name, rng=streams.numpy("dataset"), **cfg.model_dump(exclude={"name"}))
 
 
 class FederatedData:
@@ -24,8 +31,7 @@ class FederatedData:
     def __init__(self, scenario: Scenario, streams: Streams, source: str = "scenario") -> None:
         cfg = scenario.learning
         n = scenario.devices.count
-        ds_params = cfg.dataset.model_dump(exclude={"name"})
-        self.dataset = load_dataset(cfg.dataset.name, rng=streams.numpy("dataset"), **ds_params)
+        self.dataset = build_dataset(scenario, streams)
         labels = self.dataset.train_y.numpy()
         part_params = cfg.partition.model_dump(exclude={"kind"})
         try:

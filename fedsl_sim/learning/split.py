@@ -15,6 +15,31 @@ from torch import Tensor, nn
 from fedsl_sim.scenario import OptimizerConfig
 
 
+def resolve_device(name: str) -> torch.device:
+    """The torch device of ``learning.compute_device``: ``cpu``, ``cuda[:N]`` or ``auto``
+    (the current CUDA device when available, else the CPU).
+
+    Raises
+    ------
+    ValueError
+        CUDA asked for but not available, or no such CUDA device.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"expected a machine with CUDA for {name!r} (torch {torch.__version__} sees "
+                "none); use 'auto' to fall back to the CPU"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"expected a CUDA device index < {torch.cuda.device_count()}, got {name!r}"
+            )
+    return device
+
+
 def make_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
     """An optimizer from its scenario block (``sgd`` with momentum, or ``adam``)."""
     if cfg.name == "sgd":
@@ -74,28 +99,35 @@ def local_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y:
 
 
 def fedavg(states: Sequence[dict[str, Tensor]], weights: Sequence[float]) -> dict[str, Tensor]:
-    """Weighted average of state dicts (FedAvg).
+    """Weighted average of state dicts (FedAvg), key by key over the states that hold the key.
 
-    Floating tensors (parameters, BatchNorm statistics) are averaged with ``weights``
-    normalised to sum 1; integer buffers (``num_batches_tracked``) take the maximum.
+    Floating tensors (parameters, BatchNorm statistics) are averaged with the weights of the
+    states holding the key, normalised to sum 1; integer buffers (``num_batches_tracked``)
+    take the maximum. When every state holds every key this is plain FedAvg; partial states
+    average a model whose parts are held by different subsets (per-device split layers:
+    each layer over the copies that trained it). Keys come out in order of first appearance.
     """
     if not states:
         raise ValueError("fedavg needs at least one state")
     if len(states) != len(weights):
         raise ValueError(f"fedavg: {len(states)} states but {len(weights)} weights")
-    total = float(sum(weights))
-    if total <= 0:
-        raise ValueError(f"fedavg: weights must sum to > 0, got {total}")
-    coeffs = [w / total for w in weights]
+    holders: dict[str, list[int]] = {}
+    for i, state in enumerate(states):
+        for key in state:
+            holders.setdefault(key, []).append(i)
     out: dict[str, Tensor] = {}
-    for key, first in states[0].items():
+    for key, idx in holders.items():
+        total = float(sum(weights[i] for i in idx))
+        if total <= 0:
+            raise ValueError(f"fedavg: weights of the states holding {key!r} sum to {total}")
+        first = states[idx[0]][key]
         if first.is_floating_point():
-            acc = first.detach().clone().mul_(coeffs[0])
-            for state, c in zip(states[1:], coeffs[1:], strict=True):
-                acc.add_(state[key].detach(), alpha=c)
+            acc = first.detach().clone().mul_(weights[idx[0]] / total)
+            for i in idx[1:]:
+                acc.add_(states[i][key].detach(), alpha=weights[i] / total)
             out[key] = acc
         else:
-            out[key] = torch.stack([s[key] for s in states]).max(0).values.clone()
+            out[key] = torch.stack([states[i][key] for i in idx]).max(0).values.clone()
     return out
 
 
@@ -106,10 +138,12 @@ def evaluate(
     """Test accuracy (fraction in [0, 1]) and mean cross-entropy of client∘server on (x, y)."""
     client.eval()
     server.eval()
+    device = next((p.device for p in client.parameters()), x.device)
     correct = 0
     loss_sum = 0.0
     for start in range(0, len(y), batch_size):
-        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        xb = x[start : start + batch_size].to(device)
+        yb = y[start : start + batch_size].to(device)
         logits = server(client(xb))
         loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
         correct += int((logits.argmax(1) == yb).sum())

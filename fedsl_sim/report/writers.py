@@ -35,6 +35,36 @@ DEVICE_COLUMNS = (
 )
 
 
+#: the per-run totals that index tables (compare.csv, sweep.csv) take from summary.json
+SUMMARY_METRICS = (
+    "rounds_completed",
+    "sim_time_s",
+    "final_test_accuracy",
+    "best_test_accuracy",
+    "time_to_target_s",
+    "energy_total_j",
+    "energy_compute_j",
+    "energy_transmit_j",
+    "uplink_bits",
+    "downlink_bits",
+    "wall_time_s",
+)
+
+
+def summary_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`SUMMARY_METRICS` of a run's summary, flattened."""
+    e, b = summary["energy_j"], summary["bits"]
+    flat = {
+        **summary,
+        "energy_total_j": e["total"],
+        "energy_compute_j": e["compute"],
+        "energy_transmit_j": e["transmit"],
+        "uplink_bits": b["uplink"],
+        "downlink_bits": b["downlink"],
+    }
+    return {k: flat[k] for k in SUMMARY_METRICS}
+
+
 def _cell(x: Any) -> Any:
     if x is None:
         return ""

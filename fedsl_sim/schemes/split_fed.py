@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import simpy
 import torch
 from torch import Tensor, nn
@@ -45,6 +46,7 @@ from fedsl_sim.learning.split import (
     fedavg,
     local_step,
     make_optimizer,
+    resolve_device,
     server_step,
 )
 from fedsl_sim.scenario import Scenario
@@ -61,6 +63,13 @@ from fedsl_sim.sim.recorder import (
 from fedsl_sim.sim.world import Process, World
 
 
+def _load_part(model: nn.Module, state: dict[str, Tensor]) -> None:
+    """Load the entries of ``state`` (some of the model's layers) into ``model``."""
+    unexpected = model.load_state_dict(state, strict=False).unexpected_keys
+    if unexpected:
+        raise KeyError(f"keys not in the model: {unexpected}")
+
+
 class SplitFed(Scheme):
     """FedSL / lightweight FedSL (see module docstring); the other split schemes and FL are
     variants set by the class attributes and hooks below."""
@@ -70,9 +79,24 @@ class SplitFed(Scheme):
     #: client-side models averaged every round (SplitFed V2) instead of every I rounds
     client_average_every_round = False
 
-    def split_point(self, split_layer: int, n_layers: int) -> int:
-        """Number of layers on the devices."""
-        return split_layer
+    def split_points(self, n_layers: int) -> list[int]:
+        """Number of layers on each device (``learning.split_layer`` resolved per device)."""
+        split = self.scenario.learning.split_layer
+        n = self.world.n_devices
+        if isinstance(split, int):
+            return [split] * n
+        if isinstance(split, list):
+            return list(split)
+        # SplitRule by_distance: nearest devices first, consecutive near-equal groups
+        pos = self.world.channel.mobility.position(0.0)
+        cells = self.world.channel.cells_m
+        dist = np.hypot(*(pos[:, None, :] - cells[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+        order = np.argsort(dist, kind="stable")
+        out = [0] * n
+        for group, members in enumerate(np.array_split(order, len(split.layers))):
+            for k in members:
+                out[int(k)] = split.layers[group]
+        return out
 
     def client_interval(self, aggregation_interval: int) -> int:
         return 1 if self.client_average_every_round else aggregation_interval
@@ -90,26 +114,31 @@ class SplitFed(Scheme):
             world.streams.torch("model_init"),
             **model_params,
         )
-        s = self.split_point(cfg.split_layer, len(layers))
+        #: number of layers on each device (its split layer); the server holds layers
+        #: min(splits)+1..L and serves device k from its layer splits[k]+1 on
+        self.splits = self.split_points(len(layers))
+        s_min = min(self.splits)
         costs = profile_layers(layers, data.in_shape)
-        self.client_costs, server_costs = costs[:s], costs[s:]
-        self.server_flops_per_sample = forward_flops(server_costs) + backward_flops(server_costs)
-        template = nn.Sequential(*layers[:s])
-        self.server = nn.Sequential(*layers[s:])  # the shared (or last averaged) server part
-        n_copies = n if self.server_copy_per_device else 1
-        self.servers = (
-            [copy.deepcopy(self.server) for _ in range(n_copies)]
-            if self.server_copy_per_device
-            else [self.server]
-        )
+        self.client_costs = [costs[:s] for s in self.splits]
+        self.server_flops_per_sample = [
+            forward_flops(costs[s:]) + backward_flops(costs[s:]) for s in self.splits
+        ]
+        #: the last averaged whole model; its layers from min(splits) on are the shared
+        #: server-side model itself
+        self.device = resolve_device(cfg.compute_device)  # checked by Simulation.build
+        # initialised on the CPU from the seeded generator, then moved: same start anywhere
+        self.global_model = nn.Sequential(*layers).to(self.device)
+        self.server = self.global_model[s_min:]  # the shared (or last averaged) server part
+        if self.server_copy_per_device:  # SplitFed V1: device k's copy holds its layers s_k..
+            self.servers = [copy.deepcopy(self.global_model[s:]) for s in self.splits]
+        else:
+            self.servers = [self.server]
         server_cfg = cfg.resolved_server_optimizer
         self.server_opts = [
             make_optimizer(m.parameters(), server_cfg) if len(m) else None for m in self.servers
         ]  # FL has no server part
-        self.clients = [copy.deepcopy(template) for _ in range(n)]
+        self.clients = [copy.deepcopy(self.global_model[:s]) for s in self.splits]
         self.client_opts = [make_optimizer(m.parameters(), cfg.optimizer) for m in self.clients]
-        self.global_client = template  # the last averaged client-side model
-        self.n_client_params = sum(p.numel() for p in template.parameters())
         self.local_steps = cfg.local_steps
         self.interval = self.client_interval(cfg.aggregation_interval)
         self.label_bits = max(1, math.ceil(math.log2(data.num_classes)))
@@ -183,7 +212,7 @@ class SplitFed(Scheme):
         env, rc = self.world.env, self.world.rounds
         if k in self._stale:  # missed the last average: fetch it before training
             self._stale.discard(k)
-            yield from self._download(k, r, self._global_payload_bits())
+            yield from self._download(k, r, self._global_payload_bits(k))
         fails_at = rc.next_failure_s(k, env.now)
         snapshot = copy.deepcopy(self.clients[k].state_dict()) if fails_at is not None else None
         work = env.process(self._interruptible(k, r, aggregate))
@@ -213,17 +242,36 @@ class SplitFed(Scheme):
             return False
         return True
 
+    @property
+    def global_client(self) -> nn.Module:
+        """The last averaged client-side model (up to the shallowest split layer)."""
+        return self.global_model[: min(self.splits)]
+
+    def _global_view(self, k: int) -> nn.Sequential:
+        """Device k's part of the last averaged model (shares its parameters)."""
+        return self.global_model[: self.splits[k]]
+
+    def _server_for(self, k: int) -> tuple[nn.Module, torch.optim.Optimizer | None]:
+        """The server-side model that serves device k (from its layer s_k + 1 on) and the
+        optimizer that steps it (over the whole shared model: unused layers get no grad)."""
+        if self.server_copy_per_device:
+            return self.servers[k], self.server_opts[k]
+        return self.server[self.splits[k] - min(self.splits) :], self.server_opts[0]
+
+    def _batch(self, k: int) -> tuple[Tensor, Tensor]:
+        """Device k's next mini-batch, on the compute device."""
+        x, y = self.data.next_batch(k)
+        return x.to(self.device), y.to(self.device)
+
     def _client_flops(self, k: int) -> tuple[float, float]:
         """Per-sample forward and backward FLOPs of device k's client part (pruning-aware)."""
+        costs = self.client_costs[k]
         dens = self._densities[k] if self.sparse_compute else None
         layer_dens = None
         if dens is not None:
             it = iter(dens)
-            layer_dens = [next(it) if c.prunable else 1.0 for c in self.client_costs]
-        return (
-            forward_flops(self.client_costs, layer_dens),
-            backward_flops(self.client_costs, layer_dens),
-        )
+            layer_dens = [next(it) if c.prunable else 1.0 for c in costs]
+        return forward_flops(costs, layer_dens), backward_flops(costs, layer_dens)
 
     def _encode(
         self, quantizer: StochasticQuantizer, x: Tensor, mask: Tensor | None, k: int
@@ -254,21 +302,20 @@ class SplitFed(Scheme):
     def _step(self, k: int, r: int, fwd_flops: float, bwd_flops: float) -> Process:
         """One split training step of device k on its next mini-batch."""
         world, model, opt = self.world, self.clients[k], self.client_opts[k]
-        x, y = self.data.next_batch(k)
+        x, y = self._batch(k)
         batch = len(y)
         acts = client_forward(model, x)
         yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
-        mask = self.dropout.sample_mask(acts.shape, self.dropout_gens[k])
+        mask = self.dropout.sample_mask(acts.shape, self.dropout_gens[k], device=acts.device)
         sent, act_bits = self._encode(self.act_q, self.dropout.apply(acts.detach(), mask), mask, k)
         sent_up = yield from world.transmit(k, UPLINK, r, act_bits + batch * self.label_bits)
         if not sent_up.delivered:
             return  # the server never sees this batch: no update on either side
-        c = k if self.server_copy_per_device else 0
-        server, server_opt = self.servers[c], self.server_opts[c]
+        server, server_opt = self._server_for(k)
         loss, grad = yield from world.server_compute(
             k,
             r,
-            self.server_flops_per_sample * batch,
+            self.server_flops_per_sample[k] * batch,
             lambda: server_step(server, server_opt, sent, y),
         )
         world.recorder.train_loss(loss)
@@ -301,7 +348,7 @@ class SplitFed(Scheme):
         if masks is not None:
             names = [name for name, _ in prunable_parameters(model)]
             mask_of = dict(zip(names, masks, strict=True))
-        ref = self.global_client.state_dict()
+        ref = self._global_view(k).state_dict()
         bits = 0
         for key, value in state.items():
             if not value.is_floating_point():
@@ -314,57 +361,93 @@ class SplitFed(Scheme):
             state[key] = ref[key] + delta_hat if mask is None else (ref[key] + delta_hat) * mask
         return state, bits
 
-    def _global_payload_bits(self) -> int:
+    def _global_payload_bits(self, k: int) -> int:
+        """Bits of device k's part of the average (pruned entries not sent)."""
+        view = self._global_view(k)
         masks = None
         if self.pruners is not None:
-            masks = [w != 0 for _, w in prunable_parameters(self.global_client)]
-        return model_payload_bits(self.global_client, masks, 32)
+            masks = [w != 0 for _, w in prunable_parameters(view)]
+        return model_payload_bits(view, masks, 32)
+
+    def _server_contributions(
+        self, devices: list[int], server_states: dict[str, Tensor]
+    ) -> tuple[list[dict[str, Tensor]], list[float]]:
+        """With per-device split layers, a layer l between the shallowest and the deepest
+        split is trained both on the devices that hold it and, for the devices split before
+        it, on the server: the server's copy of l (``server_states``, whole-model keys) joins
+        the average weighted by the data size of those of ``devices`` whose layer l it trained.
+        Nothing when every device has the same split."""
+        s_min, s_max = min(self.splits), max(self.splits)
+        states, weights = [], []
+        for layer in range(s_min, s_max):
+            w = float(sum(self.data.sizes[k] for k in devices if self.splits[k] <= layer))
+            prefix = f"{layer}."
+            part = {key: v for key, v in server_states.items() if key.startswith(prefix)}
+            if w > 0 and part:
+                states.append(part)
+                weights.append(w)
+        return states, weights
 
     def _aggregate(self, r: int, devices: list[int]) -> Process:
-        """FedAvg of the uploads that arrived; the average goes back to this round's devices
-        (the others fetch it when they next take part)."""
+        """FedAvg of the uploads that arrived, layer by layer over the copies that trained
+        each layer; the average goes back to this round's devices (the others fetch it when
+        they next take part)."""
         arrived = [k for k, u in enumerate(self._uploads) if u is not None]
         if not arrived:
             return  # every upload was lost: no new average, devices keep their models
         self.last_aggregated = arrived
         uploads = [self._uploads[k] for k in arrived]
         weights = [float(self.data.sizes[k]) for k in arrived]
-        n = len(uploads)
-        flops = 2.0 * self.n_client_params * n  # one multiply-add per parameter per model
-        averaged = yield from self.world.server_compute(
-            None, r, flops, lambda: fedavg(uploads, weights), kind=AGGREGATION
-        )
-        self.global_client.load_state_dict(averaged)
-        self._uploads = [None] * self.world.n_devices
-        self._aggregated_this_round = True
-        bits = self._global_payload_bits()
-        env = self.world.env
-        here = [k for k in devices if k not in self._stale]
-        self._stale.update(k for k in range(self.world.n_devices) if k not in here)
-        yield env.all_of([env.process(self._download(k, r, bits)) for k in here])
-
-    def _aggregate_servers(self, r: int) -> Process:
-        """SplitFed V1: the server averages its per-device server-side copies (weighted by
-        local data size, timed on a server worker) and every copy continues from the average."""
-        weights = [float(x) for x in self.data.sizes]
-        n_params = sum(p.numel() for p in self.server.parameters())
-        flops = 2.0 * n_params * len(self.servers)
+        server_state = self.server.state_dict()
+        extra, extra_w = self._server_contributions(devices, server_state)
+        n_params = sum(p.numel() for k in arrived for p in self.clients[k].parameters())
+        n_params += sum(v.numel() for st in extra for v in st.values() if v.is_floating_point())
+        flops = 2.0 * n_params  # one multiply-add per parameter per model
         averaged = yield from self.world.server_compute(
             None,
             r,
             flops,
-            lambda: fedavg([m.state_dict() for m in self.servers], weights),
+            lambda: fedavg(uploads + extra, weights + extra_w),
             kind=AGGREGATION,
         )
-        for m in (self.server, *self.servers):
-            m.load_state_dict(averaged)
+        _load_part(self.global_model, averaged)
+        if self.server_copy_per_device and extra:  # the copies continue from the average
+            for k, m in enumerate(self.servers):
+                m.load_state_dict(self.global_model[self.splits[k] :].state_dict())
+        self._uploads = [None] * self.world.n_devices
+        self._aggregated_this_round = True
+        env = self.world.env
+        here = [k for k in devices if k not in self._stale]
+        self._stale.update(k for k in range(self.world.n_devices) if k not in here)
+        yield env.all_of(
+            [env.process(self._download(k, r, self._global_payload_bits(k))) for k in here]
+        )
+
+    def _server_copies_state(self) -> list[dict[str, Tensor]]:
+        """SplitFed V1: each device's server-side copy (slices keep the whole model's keys)."""
+        return [m.state_dict() for m in self.servers]
+
+    def _aggregate_servers(self, r: int) -> Process:
+        """SplitFed V1: the server averages its per-device server-side copies layer by layer
+        (weighted by local data size, timed on a server worker) and every copy continues from
+        the average."""
+        weights = [float(x) for x in self.data.sizes]
+        n_params = sum(p.numel() for m in self.servers for p in m.parameters())
+        flops = 2.0 * n_params
+        states = self._server_copies_state()
+        averaged = yield from self.world.server_compute(
+            None, r, flops, lambda: fedavg(states, weights), kind=AGGREGATION
+        )
+        _load_part(self.global_model, averaged)
+        for k, m in enumerate(self.servers):
+            m.load_state_dict(self.global_model[self.splits[k] :].state_dict())
         self._servers_averaged_this_round = True
 
     def _download(self, k: int, r: int, bits: int) -> Process:
         sent = yield from self.world.transmit(k, MODEL_DOWNLOAD, r, bits)
         if not sent.delivered:
             return  # the device keeps training its own model (and mask)
-        self.clients[k].load_state_dict(self.global_client.state_dict())
+        self.clients[k].load_state_dict(self._global_view(k).state_dict())
         if self.pruners is not None and not self.schedule.is_update_round(r + 1):
             # keep the device's mask until its next update; when one follows, the new mask is
             # computed from the average itself, so weights other devices kept can come back
@@ -372,28 +455,32 @@ class SplitFed(Scheme):
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self) -> tuple[float, float]:
-        # between aggregations: evaluate the averages the server would form now
-        client = self._current_average(
-            self.global_client, self.clients, self._aggregated_this_round
-        )
-        server = self.server
-        if self.server_copy_per_device:
-            server = self._current_average(
-                self.server, self.servers, self._servers_averaged_this_round
-            )
+        model = self._current_model()
+        s = min(self.splits)
         ds = self.data.dataset
         return evaluate(
-            client, server, ds.test_x, ds.test_y, self.scenario.learning.eval_batch_size
+            model[:s], model[s:], ds.test_x, ds.test_y, self.scenario.learning.eval_batch_size
         )
 
-    def _current_average(
-        self, last: nn.Module, copies: list[nn.Module], just_averaged: bool
-    ) -> nn.Module:
-        if just_averaged:
-            return last
-        model = copy.deepcopy(last)
+    def _current_model(self) -> nn.Sequential:
+        """The whole model the server would form now: the last averages, or, between
+        aggregations, the average of every device's current copies (and, for SplitFed V1,
+        of the server-side copies), layer by layer over the copies holding each layer."""
+        if self._aggregated_this_round and (
+            self._servers_averaged_this_round or not self.server_copy_per_device
+        ):
+            return self.global_model
+        model = copy.deepcopy(self.global_model)
+        devices = list(range(self.world.n_devices))
         weights = [float(x) for x in self.data.sizes]
-        model.load_state_dict(fedavg([m.state_dict() for m in copies], weights))
+        server_state = model[min(self.splits) :].state_dict()
+        if self.server_copy_per_device and not self._servers_averaged_this_round:
+            server_state = fedavg(self._server_copies_state(), weights)
+            _load_part(model, server_state)
+        if not self._aggregated_this_round:
+            extra, extra_w = self._server_contributions(devices, server_state)
+            clients = [m.state_dict() for m in self.clients]
+            _load_part(model, fedavg(clients + extra, weights + extra_w))
         return model
 
 
@@ -424,7 +511,7 @@ class VanillaSplitLearning(SplitFed):
         n = world.n_devices
         shared, opt = self.clients[0], self.client_opts[0]
         self.clients, self.client_opts = [shared] * n, [opt] * n
-        self.global_client = shared
+        self.global_model = nn.Sequential(*shared, *self.server)  # the shared model is the model
         if self.pruners is not None:
             self.pruners = [self.pruners[0]] * n
         self._holder = 0  # the device that holds the client-side model
@@ -465,12 +552,12 @@ class FedAvgScheme(SplitFed):
     as timed transmissions (pruning and model-upload quantization apply as for the client-side
     model of the split schemes)."""
 
-    def split_point(self, split_layer: int, n_layers: int) -> int:
-        return n_layers  # everything on the device; the server part is empty
+    def split_points(self, n_layers: int) -> list[int]:
+        return [n_layers] * self.world.n_devices  # everything on the device; no server part
 
     def _step(self, k: int, r: int, fwd_flops: float, bwd_flops: float) -> Process:
         world, model = self.world, self.clients[k]
-        x, y = self.data.next_batch(k)
+        x, y = self._batch(k)
         batch = len(y)
         # the device's model is only read by the device itself before the upload, so the real
         # step can run at the start of its compute interval

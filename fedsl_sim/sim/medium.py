@@ -129,6 +129,24 @@ class _Plan:
     handing_over: list[int]  # columns whose device changes cell at the wake-up
 
 
+class _Wake:
+    """Callback of a planned wake-up; ``stale`` (a no-op) once a later re-plan superseded it,
+    so a checkpoint between rounds can tell that the timeout left in the queue is dead."""
+
+    __slots__ = ("medium", "token")
+
+    def __init__(self, medium: Medium, token: int) -> None:
+        self.medium = medium
+        self.token = token
+
+    @property
+    def stale(self) -> bool:
+        return self.token != self.medium._token
+
+    def __call__(self, _event: simpy.Event) -> None:
+        self.medium._wake(self.token)
+
+
 class Medium:
     """Owns the active transmissions of both directions (see module docstring).
 
@@ -435,9 +453,8 @@ class Medium:
             lost=lost,
             handing_over=handing_over,
         )
-        token = self._token
         wake = self.env.timeout(wake_off)
-        wake.callbacks.append(lambda _ev: self._wake(token))
+        wake.callbacks.append(_Wake(self, self._token))
 
     def _wake(self, token: int) -> None:
         if token != self._token:

@@ -15,6 +15,7 @@ below, each of which books its event (and energy) in the recorder:
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,12 +45,13 @@ Process = Generator[simpy.Event, Any, Any]
 
 
 def make_rate_model(cfg: ShannonRate | CqiRate) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """rate(bandwidth_hz, snr) -> bit/s for the ``network.rate`` block."""
+    """rate(bandwidth_hz, snr) -> bit/s for the ``network.rate`` block (picklable: a
+    checkpoint stores it)."""
     if isinstance(cfg, CqiRate):
-        return lambda b, snr: cqi_rate_bps(b, snr, cfg.table, cfg.snr_thresholds_db)
+        return partial(cqi_rate_bps, table=cfg.table, snr_thresholds_db=cfg.snr_thresholds_db)
     if cfg.gap_db == 0:
         return shannon_rate
-    return lambda b, snr: shannon_rate_bps(b, snr, cfg.gap_db)
+    return partial(shannon_rate_bps, gap_db=cfg.gap_db)
 
 
 class World:

@@ -18,7 +18,7 @@ def digits() -> Dataset:
 
 
 def test_registry_names() -> None:
-    assert DATASETS.names() == ["digits", "synthetic"]
+    assert DATASETS.names() == ["cifar10", "digits", "fashion_mnist", "mnist", "synthetic"]
 
 
 def test_digits_shapes_and_range(digits: Dataset) -> None:
@@ -147,8 +147,8 @@ def test_synthetic_invalid_parameters(params: dict, message: str) -> None:
 
 
 def test_unknown_dataset() -> None:
-    with pytest.raises(KeyError, match="cifar10"):
-        load_dataset("cifar10", np.random.default_rng(0))
+    with pytest.raises(KeyError, match="imagenet"):
+        load_dataset("imagenet", np.random.default_rng(0))
 
 
 def test_dataset_checks_its_tensors() -> None:
