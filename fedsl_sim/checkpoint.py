@@ -309,6 +309,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         up = _Unpickler(io.BytesIO(payload), float(header["clock_s"]))
         sim = up.load()
+    except CheckpointError:
+        raise
+    except ScenarioError as exc:  # the dataset is rebuilt from its files: missing, moved, ...
+        raise ScenarioError(
+            exc.source, f"{exc.message} (needed to resume {path})", path=exc.path
+        ) from None
     except Exception as exc:
         raise CheckpointError(
             path, f"cannot be loaded ({type(exc).__name__}: {exc}); was it written by other code?"

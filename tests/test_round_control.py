@@ -53,27 +53,35 @@ def test_a_deadline_excludes_exactly_the_devices_that_deliver_after_it():
         assert agg.t_end_s - agg.t_start_s == pytest.approx(2 * n_params * expected / 1e13)
 
 
-def test_a_device_failure_removes_exactly_its_contribution(tmp_path):
-    # device 2 goes down 5 ms into round 0 (mid-training) in one run, and is down from the
-    # start in the other: the FedAvg of devices 0 and 1 must be identical
+@pytest.mark.parametrize("scheme", ["fl", "sfl_v1"])
+def test_a_device_failure_removes_exactly_its_contribution(tmp_path, scheme):
+    # device 2 goes down mid-round 0 (mid-training) in one run, and is down from the
+    # start in the other: the FedAvg of devices 0 and 1 must be identical (for SplitFed V1
+    # on both sides: the server-side copy it trained is left out too)
     def with_trace(t_down: float):
         (tmp_path / "down.csv").write_text(f"device,t_down_s,t_up_s\n2,{t_down},1000\n")
         data = yaml.safe_load(yaml.safe_dump(TINY))
-        data.update(scheme="fl", stop={"max_rounds": 1})
+        data.update(scheme=scheme, stop={"max_rounds": 1})
         data["devices"].update(count=3, placement=THREE["devices__placement"])
         data["rounds"] = {"availability": {"kind": "trace", "path": "down.csv"}}
         f = tmp_path / "sc.yaml"
         f.write_text(yaml.safe_dump(data))
         return run(load_scenario(f))
 
-    mid, absent = with_trace(0.005), with_trace(0.0)
+    # SplitFed V1: down during its gradient's downlink, after the server stepped its copy
+    t_down = 0.005 if scheme == "fl" else 0.215
+    mid, absent = with_trace(t_down), with_trace(0.0)
     assert mid.scheme.last_aggregated == absent.scheme.last_aggregated == [0, 1]
     assert mid.world.recorder.rounds[0].participants == 3
     assert absent.world.recorder.rounds[0].participants == 2
-    a, b = mid.scheme.global_client.state_dict(), absent.scheme.global_client.state_dict()
+    a, b = mid.scheme.global_model.state_dict(), absent.scheme.global_model.state_dict()
     assert all(torch.equal(a[key], b[key]) for key in a)
+    if scheme == "sfl_v1":  # the server had stepped device 2's copy before it went down
+        served = [e for e in mid.world.recorder.events if e.kind == "server_compute"]
+        assert any(e.device == 2 and e.t_end_s < t_down for e in served)
     # the failed device lost its round's work: back to the initial model
-    init = Simulation.build(make_scenario(**THREE)).scheme.clients[2].state_dict()
+    init = Simulation.build(make_scenario(**{**THREE, "scheme": scheme})).scheme.clients[2]
+    init = init.state_dict()
     failed = mid.scheme.clients[2].state_dict()
     assert all(torch.equal(init[key], failed[key]) for key in init)
 

@@ -174,3 +174,30 @@ def test_bad_per_device_split_layers_are_refused(overrides, field, message):
 
 def test_fl_and_sl_accept_a_list_that_names_one_layer():
     assert make_scenario(**{**THREE, "scheme": "sl", "learning__split_layer": [3, 3, 3]})
+
+
+def test_devices_get_the_last_average_not_the_live_server_layers():
+    """Splits [1, 2]: between averages the server keeps training layer 2 for device 0, but
+    device 1 holds that layer too: what it downloads (and quantizes its upload against) is
+    the last average as it was formed, not the server's live copy."""
+    two = {
+        **THREE,
+        "devices__count": 2,
+        "devices__placement": {"kind": "fixed", "positions_m": [[100.0, 0.0], [0.0, 150.0]]},
+        "learning__aggregation_interval": 2,
+    }
+    sc = make_scenario(scheme="fedsl", learning__split_layer=[1, 2], **two)
+    sim = Simulation.build(sc)
+    initial = {k: v.clone() for k, v in sim.scheme.global_model.state_dict().items()}
+    env = sim.world.env
+    env.run(until=env.process(sim.scheme.round(0)))  # no average yet (I = 2)
+    average, live = sim.scheme._average, sim.scheme.global_model.state_dict()
+    assert set(average) == {k for k in initial if k.split(".")[0] in {"0", "1"}}
+    assert all(torch.equal(average[k], initial[k]) for k in average)
+    assert not torch.equal(live["1.0.weight"], initial["1.0.weight"])  # the server trained it
+    env.run(until=env.process(sim.scheme.round(1)))  # the average: snapshot and live agree
+    live = sim.scheme.global_model.state_dict()
+    assert all(torch.equal(sim.scheme._average[k], live[k]) for k in sim.scheme._average)
+    for k in (0, 1):
+        for key, value in sim.scheme.clients[k].state_dict().items():
+            assert torch.equal(value, live[key])

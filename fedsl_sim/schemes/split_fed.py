@@ -170,6 +170,10 @@ class SplitFed(Scheme):
         self._servers_averaged_this_round = False
         self._stale: set[int] = set()  # devices that missed the last average
         self.last_aggregated: list[int] = []  # devices in the last FedAvg
+        self._served: set[int] = set()  # devices the server stepped for since the last average
+        #: the last average of every layer some device holds, as the devices received it
+        #: (the live model's layers past the shallowest split keep training on the server)
+        self._average = self._snapshot()
 
     # ------------------------------------------------------------------ round
     def round(self, r: int) -> Process:
@@ -241,6 +245,14 @@ class SplitFed(Scheme):
         except simpy.Interrupt:
             return False
         return True
+
+    def _snapshot(self) -> dict[str, Tensor]:
+        deepest = max(self.splits)
+        return {
+            key: v.detach().clone()
+            for key, v in self.global_model.state_dict().items()
+            if int(key.split(".", 1)[0]) < deepest
+        }
 
     @property
     def global_client(self) -> nn.Module:
@@ -319,6 +331,7 @@ class SplitFed(Scheme):
             lambda: server_step(server, server_opt, sent, y),
         )
         world.recorder.train_loss(loss)
+        self._served.add(k)
         grad_hat, grad_bits = self._encode(self.grad_q, grad, mask, k)
         sent_down = yield from world.transmit(k, DOWNLINK, r, grad_bits)
         if not sent_down.delivered:
@@ -348,7 +361,7 @@ class SplitFed(Scheme):
         if masks is not None:
             names = [name for name, _ in prunable_parameters(model)]
             mask_of = dict(zip(names, masks, strict=True))
-        ref = self._global_view(k).state_dict()
+        ref = self._average
         bits = 0
         for key, value in state.items():
             if not value.is_floating_point():
@@ -363,20 +376,20 @@ class SplitFed(Scheme):
 
     def _global_payload_bits(self, k: int) -> int:
         """Bits of device k's part of the average (pruned entries not sent)."""
-        view = self._global_view(k)
+        view = self._global_view(k)  # its structure; the values are the last average's
         masks = None
         if self.pruners is not None:
-            masks = [w != 0 for _, w in prunable_parameters(view)]
+            masks = [self._average[name] != 0 for name, _ in prunable_parameters(view)]
         return model_payload_bits(view, masks, 32)
 
     def _server_contributions(
-        self, devices: list[int], server_states: dict[str, Tensor]
+        self, devices: list[int] | set[int], server_states: dict[str, Tensor]
     ) -> tuple[list[dict[str, Tensor]], list[float]]:
         """With per-device split layers, a layer l between the shallowest and the deepest
         split is trained both on the devices that hold it and, for the devices split before
         it, on the server: the server's copy of l (``server_states``, whole-model keys) joins
-        the average weighted by the data size of those of ``devices`` whose layer l it trained.
-        Nothing when every device has the same split."""
+        the average weighted by the data size of those of ``devices`` (the devices it trained
+        for) split before l. Nothing when every device has the same split."""
         s_min, s_max = min(self.splits), max(self.splits)
         states, weights = [], []
         for layer in range(s_min, s_max):
@@ -399,7 +412,9 @@ class SplitFed(Scheme):
         uploads = [self._uploads[k] for k in arrived]
         weights = [float(self.data.sizes[k]) for k in arrived]
         server_state = self.server.state_dict()
-        extra, extra_w = self._server_contributions(devices, server_state)
+        # SplitFed V1's server part is already the average of the arrived devices' copies
+        trained_for = arrived if self.server_copy_per_device else self._served
+        extra, extra_w = self._server_contributions(trained_for, server_state)
         n_params = sum(p.numel() for k in arrived for p in self.clients[k].parameters())
         n_params += sum(v.numel() for st in extra for v in st.values() if v.is_floating_point())
         flops = 2.0 * n_params  # one multiply-add per parameter per model
@@ -415,6 +430,8 @@ class SplitFed(Scheme):
             for k, m in enumerate(self.servers):
                 m.load_state_dict(self.global_model[self.splits[k] :].state_dict())
         self._uploads = [None] * self.world.n_devices
+        self._served = set()
+        self._average = self._snapshot()
         self._aggregated_this_round = True
         env = self.world.env
         here = [k for k in devices if k not in self._stale]
@@ -428,13 +445,18 @@ class SplitFed(Scheme):
         return [m.state_dict() for m in self.servers]
 
     def _aggregate_servers(self, r: int) -> Process:
-        """SplitFed V1: the server averages its per-device server-side copies layer by layer
-        (weighted by local data size, timed on a server worker) and every copy continues from
-        the average."""
-        weights = [float(x) for x in self.data.sizes]
-        n_params = sum(p.numel() for m in self.servers for p in m.parameters())
+        """SplitFed V1: the server averages the server-side copies of the devices whose
+        client-side upload arrived (as the client side: a device cut off or gone down is left
+        out of both), layer by layer, weighted by local data size and timed on a server
+        worker; every copy continues from the average."""
+        arrived = [k for k, u in enumerate(self._uploads) if u is not None]
+        if not arrived:
+            return  # no average this time, on either side
+        weights = [float(self.data.sizes[k]) for k in arrived]
+        n_params = sum(p.numel() for k in arrived for p in self.servers[k].parameters())
         flops = 2.0 * n_params
-        states = self._server_copies_state()
+        copies = self._server_copies_state()
+        states = [copies[k] for k in arrived]
         averaged = yield from self.world.server_compute(
             None, r, flops, lambda: fedavg(states, weights), kind=AGGREGATION
         )
@@ -447,7 +469,9 @@ class SplitFed(Scheme):
         sent = yield from self.world.transmit(k, MODEL_DOWNLOAD, r, bits)
         if not sent.delivered:
             return  # the device keeps training its own model (and mask)
-        self.clients[k].load_state_dict(self._global_view(k).state_dict())
+        self.clients[k].load_state_dict(
+            {key: self._average[key] for key in self.clients[k].state_dict()}
+        )
         if self.pruners is not None and not self.schedule.is_update_round(r + 1):
             # keep the device's mask until its next update; when one follows, the new mask is
             # computed from the average itself, so weights other devices kept can come back
@@ -478,7 +502,8 @@ class SplitFed(Scheme):
             server_state = fedavg(self._server_copies_state(), weights)
             _load_part(model, server_state)
         if not self._aggregated_this_round:
-            extra, extra_w = self._server_contributions(devices, server_state)
+            trained_for = devices if self.server_copy_per_device else self._served
+            extra, extra_w = self._server_contributions(trained_for, server_state)
             clients = [m.state_dict() for m in self.clients]
             _load_part(model, fedavg(clients + extra, weights + extra_w))
         return model
