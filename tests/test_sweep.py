@@ -379,3 +379,14 @@ def test_the_shipped_quickstart_sweep_runs_resumes_and_reports(tmp_path):
         want = sum(s["final_test_accuracy"] for s in acc) / len(acc)
         assert float(row["final_test_accuracy_mean"]) == pytest.approx(want, rel=1e-12)
         assert row["n"] == "2"
+    # the same sweep on a local Ray instance (started and stopped by the sweep)
+    import ray  # in the test extra
+
+    out_ray = tmp_path / "ray"
+    argv = ["sweep", str(path), "--out", str(out_ray), "--workers", "2", "--backend", "ray"]
+    assert main([*argv, "--quiet"]) == 0
+    assert not ray.is_initialized()
+    timeless = [{k: v for k, v in r.items() if k != "wall_time_s"} for r in index]
+    assert [{k: v for k, v in r.items() if k != "wall_time_s"} for r in read_index(out_ray)] == (
+        timeless
+    )
