@@ -12,6 +12,7 @@ from channels import (
     pathloss,
     placement,
     registry,
+    scheduling,
     shadowing,
     units,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "pathloss",
     "placement",
     "registry",
+    "scheduling",
     "shadowing",
     "units",
 ]

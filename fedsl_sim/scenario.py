@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -504,13 +504,72 @@ MobilityConfig = Annotated[
 ]
 
 
-class DeviceCompute(_Model):
-    """Compute: time = FLOPs / flops_per_s; energy = kappa * cpu_hz^2 * cycles with
-    cycles = FLOPs * cpu_hz / flops_per_s."""
+class UniformRange(_Model):
+    """A per-device value drawn uniformly in [``low``, ``high``] (seeded, stream ``compute``)."""
 
-    flops_per_s: PositiveFloat = 5.0e9
-    cpu_hz: PositiveFloat = 1.0e9
-    kappa: Annotated[float, Field(ge=0)] = 1.0e-28
+    low: Annotated[float, Field(ge=0)]
+    high: Annotated[float, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformRange:
+        if self.high < self.low:
+            raise _FieldError(("high",), f"expected high >= low ({self.low:g}), got {self.high:g}")
+        return self
+
+
+#: one value for every device, a list with one value per device, or a uniform range
+PerDevice = float | list[float] | UniformRange
+
+
+def per_device_bounds(value: PerDevice) -> tuple[float, float]:
+    """The smallest and largest value a per-device field can take."""
+    if isinstance(value, UniformRange):
+        return value.low, value.high
+    if isinstance(value, list):
+        return min(value), max(value)
+    return value, value
+
+
+class DeviceCompute(_Model):
+    """Device compute with a clock (DVFS) model: a computation of F FLOPs takes
+
+        cycles = F / flops_per_cycle,  time = cycles / cpu_hz,  energy = kappa · cycles · cpu_hz²
+
+    so twice the clock is half the time and four times the energy. Each field is one value,
+    a list with one value per device, or ``{low, high}`` drawn uniformly per device."""
+
+    cpu_hz: PerDevice = 1.0e9
+    flops_per_cycle: PerDevice = 5.0
+    kappa: PerDevice = 1.0e-28
+
+    #: valid range of each field (inclusive), with its unit
+    LIMITS: ClassVar[dict[str, tuple[float, float, str]]] = {
+        "cpu_hz": (1.0e6, 1.0e11, "Hz"),
+        "flops_per_cycle": (1.0e-3, 1.0e6, "FLOP per cycle"),
+        "kappa": (0.0, 1.0e-20, "J/(cycle·Hz²)"),
+    }
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_flops_per_s(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "flops_per_s" in data:
+            raise _FieldError(
+                ("flops_per_s",),
+                "was replaced by flops_per_cycle: compute time is FLOPs / (flops_per_cycle · "
+                "cpu_hz); set flops_per_cycle = flops_per_s / cpu_hz (e.g. 5e9 FLOP/s at "
+                "1e9 Hz is flops_per_cycle: 5)",
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _in_range(self) -> DeviceCompute:
+        for name, (lo, hi, unit) in self.LIMITS.items():
+            a, b = per_device_bounds(getattr(self, name))
+            if a < lo or b > hi or (name != "kappa" and a <= 0):
+                raise _FieldError(
+                    (name,), f"expected values in [{lo:g}, {hi:g}] {unit}, got {a:g}..{b:g}"
+                )
+        return self
 
 
 class DevicesConfig(_Model):
@@ -522,6 +581,14 @@ class DevicesConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> DevicesConfig:
+        for name in DeviceCompute.LIMITS:
+            value = getattr(self.compute, name)
+            if isinstance(value, list) and len(value) != self.count:
+                raise _FieldError(
+                    ("compute", name),
+                    f"expected one value per device ({self.count}, devices.count), "
+                    f"got {len(value)}",
+                )
         if isinstance(self.placement, FixedPlacement):
             if len(self.placement.positions_m) != self.count:
                 raise _FieldError(
@@ -695,6 +762,12 @@ class AccessConfig(_Model):
 
     kind: Literal["ofdma", "tdma"] = "ofdma"
     share: Literal["equal", "proportional"] = "equal"
+    #: ``power_aware``: a transmission below the outage threshold on its nominal share gets
+    #: the narrower part on which it reaches it (OFDMA uplink, no narrower than
+    #: ``min_share_hz``) or waits, and leaves the rest of the band to the others;
+    #: ``fixed_share``: every transmission holds its nominal share, waiting or not
+    scheduler: Literal["power_aware", "fixed_share"] = "power_aware"
+    min_share_hz: Annotated[float, Field(ge=1.0e3, le=1.0e11)] = 180.0e3
 
 
 class ShannonRate(_Model):
@@ -878,12 +951,25 @@ AvailabilityConfig = Annotated[
 
 class RoundsConfig(_Model):
     """Round control. ``deadline_s``: a round's devices have this long (from the round's
-    start) to deliver; what arrives later is dropped and the device is left out of that
-    round's aggregate (the aggregation starts at the deadline at the latest)."""
+    start) to do everything they do in it (a catch-up download included) and deliver; what
+    arrives later is dropped and the device is left out of that round's aggregate (the
+    aggregation starts at the deadline at the latest). ``empty_round_s``: when no device is
+    available at a round's start and none will come back (Bernoulli availability), the
+    server waits this long for devices and records the round as empty."""
 
     deadline_s: PositiveFloat | None = None
+    empty_round_s: Annotated[float, Field(gt=0, le=1.0e6)] = 1.0
     participation: ParticipationConfig = AllParticipate(kind="all")
     availability: AvailabilityConfig = AlwaysAvailable(kind="always")
+
+
+class AggregationConfig(_Model):
+    """How the server sends the aggregated model back. ``broadcast``: one transmission per
+    cell to all of its receiving devices, at the common rate of the weakest of them (with
+    per-device split layers the shared layers are broadcast and each device's deeper layers
+    sent to it alone); ``unicast``: one transmission per device, sharing the band."""
+
+    downlink: Literal["broadcast", "unicast"] = "broadcast"
 
 
 # --------------------------------------------------------------------------- scenario
@@ -902,6 +988,7 @@ class Scenario(_Model):
     server: ServerConfig = ServerConfig()
     network: NetworkConfig = NetworkConfig()
     rounds: RoundsConfig = RoundsConfig()
+    aggregation: AggregationConfig = AggregationConfig()
 
     @model_validator(mode="after")
     def _split_per_device(self) -> Scenario:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
+
+import numpy as np
 
 from fedsl_sim.scenario import Scenario, apply_overrides, validate_scenario
 
@@ -43,3 +46,27 @@ def make_scenario(base: dict[str, Any] | None = None, **overrides: Any) -> Scena
     data = copy.deepcopy(base if base is not None else TINY)
     dotted = {k.replace("__", "."): v for k, v in overrides.items()}
     return validate_scenario(apply_overrides(data, dotted, "test"), "test")
+
+
+class PiecewiseChannel:
+    """A hand-made block channel: gains per block, block length 1 s."""
+
+    time_varying = True
+    block_s = 1.0
+
+    def __init__(self, gains_by_block: list[float], n_devices: int = 2) -> None:
+        self._g = gains_by_block
+        self._n = n_devices
+
+    def block_at(self, t_s: float) -> int:
+        return math.floor(t_s / self.block_s)
+
+    def gains(self, j0: int, count: int) -> np.ndarray:
+        g = [self._g[min(j, len(self._g) - 1)] for j in range(j0, j0 + count)]
+        return np.repeat(np.asarray(g, dtype=float)[:, None], self._n, axis=1)
+
+
+class StaticChannel(PiecewiseChannel):
+    """A channel that never changes (one infinite block)."""
+
+    time_varying = False

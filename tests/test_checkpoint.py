@@ -73,7 +73,7 @@ CASES = {
             stop__max_rounds=6,
             network={"fading": {"model": "rayleigh", "coherence_s": 0.01}},
             rounds={
-                "deadline_s": 0.08,
+                "deadline_s": 0.06,
                 "participation": {"kind": "random", "fraction": 0.67},
                 "availability": {"kind": "bernoulli", "p_unavailable": 0.3},
             },

@@ -73,7 +73,10 @@ def test_each_device_is_timed_and_sent_for_its_own_split():
         batch = 32
         fwd = next(e for e in ev if e.kind == "client_forward" and e.device == k)
         assert fwd.t_end_s - fwd.t_start_s == pytest.approx(
-            forward_flops(costs[:s]) * batch / sc.devices.compute.flops_per_s, rel=1e-12
+            forward_flops(costs[:s])
+            * batch
+            / (sc.devices.compute.flops_per_cycle * sc.devices.compute.cpu_hz),
+            rel=1e-12,
         )
         srv = next(e for e in ev if e.kind == "server_compute" and e.device == k)
         server_flops = forward_flops(costs[s:]) + backward_flops(costs[s:])
@@ -83,11 +86,14 @@ def test_each_device_is_timed_and_sent_for_its_own_split():
         acts = torch.nn.Sequential(*layers[:s])(x).numel()
         up = next(e for e in ev if e.kind == "uplink" and e.device == k)
         assert up.bits == acts * batch * 32 + batch * math.ceil(math.log2(10))
-        # the model upload and the average sent back are device k's layers only
+        # the model upload and the average sent back are device k's layers only: layer 1
+        # (every device's) is broadcast, its deeper layers are sent to it alone
         params = sum(p.numel() for p in torch.nn.Sequential(*layers[:s]).parameters())
-        for kind in ("model_upload", "model_download"):
-            msg = next(e for e in ev if e.kind == kind and e.device == k)
-            assert msg.bits == 32 * params
+        up = next(e for e in ev if e.kind == "model_upload" and e.device == k)
+        assert up.bits == 32 * params
+        down = [e.bits for e in ev if e.kind == "model_download" and e.device == k]
+        common = 32 * sum(p.numel() for p in layers[0].parameters())
+        assert down == [common] + ([32 * params - common] if s > 1 else [])
 
 
 def test_a_layer_on_devices_and_server_averages_both(monkeypatch):

@@ -239,6 +239,11 @@ class Pruner:
         """Keep-masks per prunable weight (order of :func:`prunable_parameters`), or None."""
         return None if self._masks is None else list(self._masks)
 
+    @masks.setter
+    def masks(self, masks: list[Tensor] | None) -> None:
+        """Restore masks (e.g. from a snapshot): as :attr:`masks` returned them, or None."""
+        self._masks = None if masks is None else [m.detach() for m in masks]
+
     def update(self, module: nn.Module, rate: float) -> None:
         """Recompute the masks from ``module``'s current weights at ``rate``, then apply.
 

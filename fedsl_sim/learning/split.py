@@ -55,10 +55,11 @@ def client_forward(model: nn.Module, x: Tensor) -> Tensor:
     return model(x)
 
 
-def server_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, acts: Tensor, y: Tensor
-) -> tuple[float, Tensor]:
-    """Server forward, cross-entropy loss, backward and optimizer step.
+def server_gradients(
+    model: nn.Module, acts: Tensor, y: Tensor
+) -> tuple[float, Tensor, list[Tensor | None]]:
+    """Server forward, cross-entropy loss and backward against the model as it is now; the
+    model is not changed (its parameters' gradients are handed back, not left in place).
 
     Parameters
     ----------
@@ -67,17 +68,45 @@ def server_step(
 
     Returns
     -------
-    loss : mean cross-entropy of the batch before the step.
+    loss : mean cross-entropy of the batch.
     grad : (B, ...) gradient of the loss with respect to ``acts``.
+    param_grads : gradient of each of ``model.parameters()`` (None where it gets none).
     """
     model.train()
+    params = list(model.parameters())
+    for p in params:
+        p.grad = None
     inp = acts.detach().requires_grad_(True)
-    optimizer.zero_grad(set_to_none=True)
     loss = F.cross_entropy(model(inp), y)
     loss.backward()
-    optimizer.step()
+    grads = [p.grad for p in params]
+    for p in params:
+        p.grad = None
     assert inp.grad is not None
-    return float(loss.detach()), inp.grad
+    return float(loss.detach()), inp.grad, grads
+
+
+def apply_gradients(
+    model: nn.Module, optimizer: torch.optim.Optimizer, grads: Sequence[Tensor | None]
+) -> None:
+    """One optimizer step of ``model`` with the given gradients of its parameters (as
+    :func:`server_gradients` returned them, possibly computed against an earlier state)."""
+    optimizer.zero_grad(set_to_none=True)
+    for p, g in zip(model.parameters(), grads, strict=True):
+        p.grad = g
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def server_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, acts: Tensor, y: Tensor
+) -> tuple[float, Tensor]:
+    """Server forward, cross-entropy loss, backward and optimizer step at once
+    (:func:`server_gradients` then :func:`apply_gradients`). Returns the loss before the
+    step and the gradient with respect to ``acts``."""
+    loss, grad, grads = server_gradients(model, acts, y)
+    apply_gradients(model, optimizer, grads)
+    return loss, grad
 
 
 def client_backward(acts: Tensor, grad: Tensor, optimizer: torch.optim.Optimizer) -> None:

@@ -16,8 +16,9 @@ server), then the event that ends where that one started, and so on back to the 
 stretches covered by no event are booked as ``wait (no event)``. Each round's segments sum to
 the round's duration, so a configuration's stacked bar is its mean simulated time per round,
 split by what the round was waiting for (a device computing, a transmission, the server's
-queue, ...). Time spent waiting for the channel under the ``wait`` outage policy is part of
-the transmission's event.
+queue, ...). The part of a transmission spent paused in outage (``wait``) or in failed
+blocks (``harq``/``drop``) is its own category, ``outage``, so a slow link and a deep fade
+are told apart.
 
 Accuracy band: each seed's evaluated (simulated time, test accuracy) points are linearly
 interpolated on a common grid spanning only the time where every seed has evaluations (from
@@ -111,6 +112,7 @@ LATENCY_CATEGORIES: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("model_download", "model download", frozenset({MODEL_DOWNLOAD})),
     ("backhaul", "backhaul", frozenset({BACKHAUL})),
     ("lost", "lost to outage/handover", LOST_KINDS),
+    ("outage", "outage (paused / failed blocks)", frozenset()),
     ("other", "other events", frozenset()),
     ("wait", "wait (no event)", frozenset()),
 )
@@ -293,7 +295,9 @@ def load_run(path: Path, run_id: str, case: str, seed: int | None, target: float
     t1 = _column(ev_path, events, "t_end_s", optional=False)
     dev = _column(ev_path, events, "device")
     kinds = [r["kind"] for r in events]
-    latency = critical_path_s(t0, t1, dev, kinds, end_s)
+    # runs written before transmissions carried their outage time have no such column
+    outage = _column(ev_path, events, "outage_s") if events and "outage_s" in events[0] else None
+    latency = critical_path_s(t0, t1, dev, kinds, end_s, outage)
 
     run = RunData(run_id, case, seed, path, summary, end_s, evals, ec, et, latency)
     if target is None:
@@ -332,6 +336,7 @@ def critical_path_s(
     device: Sequence[float | None],
     kind: Sequence[str],
     round_end_s: Sequence[float],
+    outage_s: Sequence[float | None] | None = None,
 ) -> dict[str, float]:
     """Seconds of the rounds' critical paths per latency category, summed over rounds.
 
@@ -340,7 +345,9 @@ def critical_path_s(
     event taken last if it has one ending there, else the server's, else the longest —, books
     its duration (clipped to the round) to the event's category and moves to its start; where
     no event ends at the current instant, the stretch back to the latest earlier event end is
-    booked as ``wait``. Zero-length events are skipped: they take no time.
+    booked as ``wait``. Zero-length events are skipped: they take no time. A transmission's
+    time paused in outage or spent in failed blocks (``outage_s``) is booked as ``outage``,
+    the rest to its kind's category (in proportion when the event is clipped to the round).
     """
     keep = [i for i in range(len(kind)) if t_end_s[i] > t_start_s[i]]
     keep.sort(key=lambda i: t_end_s[i])
@@ -368,7 +375,11 @@ def critical_path_s(
                     ),
                 )
                 start = max(t_start_s[i], begin)
-                book(_KIND_CATEGORY.get(kind[i], "other"), t - start)
+                stalled = (outage_s[i] or 0.0) if outage_s is not None else 0.0
+                if stalled > 0:
+                    stalled *= (t - start) / (t_end_s[i] - t_start_s[i])
+                    book("outage", stalled)
+                book(_KIND_CATEGORY.get(kind[i], "other"), t - start - stalled)
                 t, last_device = start, device[i]
             else:
                 prev = max(ends[lo - 1] if lo > 0 else begin, begin)

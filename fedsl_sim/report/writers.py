@@ -14,7 +14,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fedsl_sim.sim.recorder import EVENT_COLUMNS, EVENT_KINDS, HANDOVER, ROUND_COLUMNS
+from fedsl_sim.sim.recorder import (
+    EVENT_COLUMNS,
+    EVENT_KINDS,
+    HANDOVER,
+    OUTAGE_KINDS,
+    ROUND_COLUMNS,
+)
 
 NOT_DEVICE_BUSY = ("aggregation", HANDOVER)
 
@@ -31,6 +37,8 @@ DEVICE_COLUMNS = (
     "energy_transmit_j",
     "energy_total_j",
     *(f"busy_{kind}_s" for kind in EVENT_KINDS if kind not in NOT_DEVICE_BUSY),
+    # the part of each transmission kind's busy time paused in outage or in failed blocks
+    *(f"busy_{kind}_outage_s" for kind in OUTAGE_KINDS),
     "handovers",
 )
 
@@ -88,6 +96,7 @@ def device_rows(sim: Simulation) -> list[tuple[Any, ...]]:
     rows = []
     for k in range(rec.n):
         busy = [float(rec.busy_s[kind][k]) for kind in EVENT_KINDS if kind not in NOT_DEVICE_BUSY]
+        busy += [float(rec.outage_s[kind][k]) for kind in OUTAGE_KINDS]
         handovers = sum(1 for e in rec.events if e.kind == HANDOVER and e.device == k)
         ec, et = float(rec.compute_energy_j[k]), float(rec.transmit_energy_j[k])
         rows.append(

@@ -40,6 +40,7 @@ from fedsl_sim.learning.federated import FederatedData
 from fedsl_sim.learning.flops import backward_flops, forward_flops, profile_layers
 from fedsl_sim.learning.models import build_layers
 from fedsl_sim.learning.split import (
+    apply_gradients,
     client_backward,
     client_forward,
     evaluate,
@@ -47,7 +48,7 @@ from fedsl_sim.learning.split import (
     local_step,
     make_optimizer,
     resolve_device,
-    server_step,
+    server_gradients,
 )
 from fedsl_sim.scenario import Scenario
 from fedsl_sim.schemes.base import SCHEMES, Scheme
@@ -162,6 +163,8 @@ class SplitFed(Scheme):
         self.pruners = (
             [Pruner(MagnitudePruning(scope=pr.scope)) for _ in range(n)] if pr.rate > 0 else None
         )
+        #: per device, the pruning rate of an update round it has not applied yet
+        self._mask_rate: list[float | None] = [None] * n
         self.dropout_gens = [world.streams.torch("dropout", k) for k in range(n)]
         self.quant_gens = [world.streams.torch("quantization", k) for k in range(n)]
         self._densities: list[list[float] | None] = [None] * n
@@ -180,10 +183,10 @@ class SplitFed(Scheme):
         env = self.world.env
         self._aggregated_this_round = self._servers_averaged_this_round = False
         if self.pruners is not None and self.schedule.is_update_round(r):
-            rate = self.schedule.rate_at(r)
-            for k, (pruner, model) in enumerate(zip(self.pruners, self.clients, strict=True)):
-                pruner.update(model, rate)
-                self._densities[k] = pruner.densities(model)
+            # each device recomputes its mask when it next trains, from the weights it will
+            # train (after fetching a missed average), at the rate of this update round
+            for k in range(self.world.n_devices):
+                self._mask_rate[k] = self.schedule.rate_at(r)
         aggregate = (r + 1) % self.interval == 0
         devices = yield from self._participants()
         self.participants, self.dropped = len(devices), 0
@@ -195,14 +198,26 @@ class SplitFed(Scheme):
                 yield from self._aggregate_servers(r)
             yield from self._aggregate(r, devices)
 
+    def _update_mask(self, k: int) -> None:
+        """Recompute device k's pruning mask if an update round asked for it since its last."""
+        rate = self._mask_rate[k]
+        if self.pruners is None or rate is None:
+            return
+        self.pruners[k].update(self.clients[k], rate)
+        self._densities[k] = self.pruners[k].densities(self.clients[k])
+        self._mask_rate[k] = None
+
     def _participants(self) -> Process:
-        """The round's devices; when every device is down, wait until one comes back."""
+        """The round's devices; when every device is down, wait until one comes back; when
+        none is available and none will come back (Bernoulli availability), the server waits
+        ``rounds.empty_round_s`` and the round is empty."""
         rc, env = self.world.rounds, self.world.env
         devices = rc.select(env.now)
         while not devices:
             up = rc.next_up_s(env.now)
             if up is None:
-                break  # none available this round (Bernoulli): an empty round
+                yield env.timeout(self.world.scenario.rounds.empty_round_s)
+                break
             yield env.timeout(up - env.now)
             devices = rc.select(env.now)
         return devices
@@ -214,11 +229,15 @@ class SplitFed(Scheme):
         sending arrives (it is left out of the aggregate); a device that goes down loses the
         round's work: its client-side model returns to where the round started."""
         env, rc = self.world.env, self.world.rounds
-        if k in self._stale:  # missed the last average: fetch it before training
-            self._stale.discard(k)
-            yield from self._download(k, r, self._global_payload_bits(k))
         fails_at = rc.next_failure_s(k, env.now)
-        snapshot = copy.deepcopy(self.clients[k].state_dict()) if fails_at is not None else None
+        snapshot = None
+        if fails_at is not None:  # what the device returns to if it goes down
+            snapshot = (
+                copy.deepcopy(self.clients[k].state_dict()),
+                copy.deepcopy(self.client_opts[k].state_dict()),
+                self._mask_state(k),
+                k in self._stale,
+            )
         work = env.process(self._interruptible(k, r, aggregate))
         stops: list[simpy.Event] = [work]
         if deadline is not None:
@@ -236,8 +255,29 @@ class SplitFed(Scheme):
         self._uploads[k] = None
         if went_down:
             assert snapshot is not None
-            self.clients[k].load_state_dict(snapshot)
+            model_state, opt_state, mask_state, _ = snapshot
+            self.clients[k].load_state_dict(model_state)
+            self.client_opts[k].load_state_dict(opt_state)
+            self._restore_mask_state(k, mask_state)
             self._stale.add(k)
+
+    def _mask_state(self, k: int) -> tuple[object, ...]:
+        """Device k's pruning state (mask, densities, pending update), to restore on failure."""
+        if self.pruners is None:
+            return ()
+        return (
+            copy.deepcopy(self.pruners[k].masks),
+            self._densities[k],
+            self._mask_rate[k],
+        )
+
+    def _restore_mask_state(self, k: int, state: tuple[object, ...]) -> None:
+        if self.pruners is None:
+            return
+        masks, dens, rate = state
+        self.pruners[k].masks = masks  # type: ignore[assignment]
+        self._densities[k] = dens  # type: ignore[assignment]
+        self._mask_rate[k] = rate  # type: ignore[assignment]
 
     def _interruptible(self, k: int, r: int, aggregate: bool) -> Process:
         try:
@@ -302,6 +342,12 @@ class SplitFed(Scheme):
         return out, enc.payload_bits
 
     def _device_round(self, k: int, r: int, aggregate: bool) -> Process:
+        if k in self._stale:  # missed the last average: fetch it before training
+            fetched = yield from self._download(k, r, self._global_payload_bits(k), next_round=r)
+            if not fetched:  # lost: it cannot train on the current model this round
+                self._uploads[k] = None
+                return
+        self._update_mask(k)
         fwd_flops, bwd_flops = self._client_flops(k)
         for _ in range(self.local_steps):
             yield from self._step(k, r, fwd_flops, bwd_flops)
@@ -324,11 +370,20 @@ class SplitFed(Scheme):
         if not sent_up.delivered:
             return  # the server never sees this batch: no update on either side
         server, server_opt = self._server_for(k)
+
+        def finish(out: tuple[float, Tensor, list[Tensor | None]]) -> tuple[float, Tensor]:
+            assert server_opt is not None
+            apply_gradients(server, server_opt, out[2])
+            return out[0], out[1]
+
+        # the server computes against its model when a worker takes the batch and steps it
+        # when the computation completes
         loss, grad = yield from world.server_compute(
             k,
             r,
             self.server_flops_per_sample[k] * batch,
-            lambda: server_step(server, server_opt, sent, y),
+            lambda: server_gradients(server, sent, y),
+            finish,
         )
         world.recorder.train_loss(loss)
         self._served.add(k)
@@ -336,10 +391,11 @@ class SplitFed(Scheme):
         sent_down = yield from world.transmit(k, DOWNLINK, r, grad_bits)
         if not sent_down.delivered:
             return  # the server has stepped; the device never gets its gradient
+        yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
+        # the update exists once its computation has completed (a cut-off loses it)
         client_backward(acts, self.dropout.grad_to_client(grad_hat, mask), opt)
         if self.pruners is not None:
             self.pruners[k].apply(model)
-        yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
 
     # ------------------------------------------------------------------ aggregation
     def _masks(self, k: int) -> list[Tensor] | None:
@@ -376,7 +432,14 @@ class SplitFed(Scheme):
 
     def _global_payload_bits(self, k: int) -> int:
         """Bits of device k's part of the average (pruned entries not sent)."""
-        view = self._global_view(k)  # its structure; the values are the last average's
+        return self._payload_bits(0, self.splits[k])
+
+    def _payload_bits(self, first: int, end: int) -> int:
+        """Bits of layers ``first .. end-1`` of the last average (pruned entries not sent);
+        0 for no layer."""
+        if end <= first:
+            return 0
+        view = self.global_model[first:end]  # its structure; the values are the average's
         masks = None
         if self.pruners is not None:
             masks = [self._average[name] != 0 for name, _ in prunable_parameters(view)]
@@ -436,9 +499,40 @@ class SplitFed(Scheme):
         env = self.world.env
         here = [k for k in devices if k not in self._stale]
         self._stale.update(k for k in range(self.world.n_devices) if k not in here)
-        yield env.all_of(
-            [env.process(self._download(k, r, self._global_payload_bits(k))) for k in here]
-        )
+        if self.scenario.aggregation.downlink == "unicast":
+            yield env.all_of(
+                [
+                    env.process(self._download(k, r, self._global_payload_bits(k), r + 1))
+                    for k in here
+                ]
+            )
+        else:
+            yield from self._broadcast_average(r, here)
+
+    def _broadcast_average(self, r: int, devices: list[int]) -> Process:
+        """The average goes to ``devices`` as one broadcast per cell of the layers they all
+        hold (up to the shallowest split), and, with per-device split layers, a unicast of
+        each device's deeper layers at the same time; a device that misses either part
+        keeps its model and is stale."""
+        if not devices:
+            return
+        env, s_min = self.world.env, min(self.splits)
+        common = self._payload_bits(0, s_min)
+        deeper = {k: self._payload_bits(s_min, self.splits[k]) for k in devices}
+        got: dict[int, bool] = dict.fromkeys(devices, True)
+
+        def unicast(k: int) -> Process:
+            sent = yield from self.world.transmit(k, MODEL_DOWNLOAD, r, deeper[k])
+            got[k] = got[k] and sent.delivered
+
+        procs = [env.process(unicast(k)) for k in devices if deeper[k] > 0]
+        results = yield from self.world.broadcast(devices, MODEL_DOWNLOAD, r, common)
+        yield env.all_of(procs)
+        for k in devices:
+            if results[k].delivered and got[k]:
+                self._receive_average(k, next_round=r + 1)
+            else:
+                self._stale.add(k)  # it must fetch the average before it next trains
 
     def _server_copies_state(self) -> list[dict[str, Tensor]]:
         """SplitFed V1: each device's server-side copy (slices keep the whole model's keys)."""
@@ -465,14 +559,28 @@ class SplitFed(Scheme):
             m.load_state_dict(self.global_model[self.splits[k] :].state_dict())
         self._servers_averaged_this_round = True
 
-    def _download(self, k: int, r: int, bits: int) -> Process:
+    def _download(self, k: int, r: int, bits: int, next_round: int) -> Process:
+        """Device k downloads the last average (a unicast) in round ``r``, to train next in
+        ``next_round``; returns whether it arrived. A lost download leaves it on its own model
+        and stale: it fetches the average again before it next trains."""
         sent = yield from self.world.transmit(k, MODEL_DOWNLOAD, r, bits)
         if not sent.delivered:
-            return  # the device keeps training its own model (and mask)
+            self._stale.add(k)
+            return False
+        self._stale.discard(k)
+        self._receive_average(k, next_round)
+        return True
+
+    def _receive_average(self, k: int, next_round: int) -> None:
+        """Device k's client-side model becomes its part of the last average."""
         self.clients[k].load_state_dict(
             {key: self._average[key] for key in self.clients[k].state_dict()}
         )
-        if self.pruners is not None and not self.schedule.is_update_round(r + 1):
+        if (
+            self.pruners is not None
+            and self._mask_rate[k] is None
+            and not self.schedule.is_update_round(next_round)
+        ):
             # keep the device's mask until its next update; when one follows, the new mask is
             # computed from the average itself, so weights other devices kept can come back
             self.pruners[k].apply(self.clients[k])
@@ -584,13 +692,13 @@ class FedAvgScheme(SplitFed):
         world, model = self.world, self.clients[k]
         x, y = self._batch(k)
         batch = len(y)
-        # the device's model is only read by the device itself before the upload, so the real
-        # step can run at the start of its compute interval
+        yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
+        yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
+        # the step exists once its computation has completed (a cut-off loses it); nobody
+        # else reads the device's model meanwhile, so computing it now is the same arithmetic
         world.recorder.train_loss(local_step(model, self.client_opts[k], x, y))
         if self.pruners is not None:
             self.pruners[k].apply(model)
-        yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
-        yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
 
 
 SCHEMES.register("fedsl")(SplitFed)

@@ -281,7 +281,10 @@ class RadioChannel:
 
     def gains(self, j0: int, count: int) -> np.ndarray:
         """(count, n) linear power gains of blocks ``j0 .. j0+count-1`` (never earlier chunks
-        than the last one asked for: time does not go back)."""
+        than the last one asked for: time does not go back). On a channel that never changes
+        every block is block 0."""
+        if not self.time_varying:
+            return np.broadcast_to(self._chunk(0)[0], (count, self.n))
         size = self.CHUNK_BLOCKS
         first, last = j0 // size, (j0 + count - 1) // size
         for c in [c for c in self._chunks if c < first]:
@@ -302,6 +305,10 @@ class RadioChannel:
         return self._component_rows("serving", j0, count)
 
     def _component_rows(self, key: str, j0: int, count: int) -> np.ndarray:
+        if not self.time_varying:
+            self._chunk(0)
+            row = self._components[0][key][0]
+            return np.broadcast_to(row, (count, *row.shape))
         self.gains(j0, count)
         size = self.CHUNK_BLOCKS
         first, last = j0 // size, (j0 + count - 1) // size
@@ -319,7 +326,7 @@ class RadioChannel:
         """Distance (m), LOS state, path loss (dB), shadowing (dB) and fading power of every
         link in block ``j`` (for link budgets and reports)."""
         self.gain(j)
-        c, row = divmod(j, self.CHUNK_BLOCKS)
+        c, row = divmod(j, self.CHUNK_BLOCKS) if self.time_varying else (0, 0)
         return {k: v[row] for k, v in self._components[c].items()}
 
     def _chunk(self, c: int) -> np.ndarray:

@@ -1,13 +1,27 @@
 """The shared wireless medium: every active transmission, its rate, and when it completes.
 
-Uplink and downlink each have a band of ``bandwidth_hz`` shared by OFDMA in equal parts among
-the transmissions active in that direction. Device k's rate on a share B_k = B / m is
+Uplink and downlink each have a band of ``bandwidth_hz`` (per cell) shared among the
+transmissions active in that direction. With OFDMA transmission i gets a part f_i of the band
+B and its rate is
 
-    r_k = B_k * log2(1 + SNR_k),   SNR_k = P_k * g_k / (N0 * NF * B_k)
+    r_i = f_i B log2(1 + SINR_i),   uplink SINR_i = P_i g_i / (N0 NF f_i B + I_ul),
+                                    downlink SINR_i = P_bs g_i / (N0 NF B + P_bs I_dl,i)
 
-with N0 = -174 dBm/Hz. On the uplink each device puts its whole power P_k into its share (its
-SNR grows as the share shrinks); on the downlink the base station spreads its power evenly over
-the band, so a share B_k carries P_bs * B_k / B and the SNR does not depend on the share.
+with N0 = -174 dBm/Hz. On the uplink a device puts its whole power P_i into its part (its SNR
+grows as the part shrinks); on the downlink the base station spreads its power evenly over the
+band, so the SNR does not depend on the part. With TDMA each transmission gets the whole band
+for a fraction f_i of the time: rate f_i B log2(1 + SINR_i(B)), and it radiates (spends
+energy) only in its own slots, f_i of the time.
+
+Who gets which part is the scheduler's rule (:mod:`channels.scheduling`), block by block:
+``power_aware`` (default) judges each transmission on its nominal share (equal, or
+proportional to its bits); a power-limited uplink below the threshold there gets the narrower
+part on which it reaches it (no narrower than ``min_share_hz``), a transmission that cannot
+reach it even so waits, and the band that waiting or narrowed transmissions leave is shared by
+the others. ``fixed_share`` is the older rule: every transmission holds its nominal share,
+waiting or not, and is judged on it. Under ``harq``/``drop`` the transmitters are blind (they
+transmit in every block, successful or not), so they always hold their nominal share.
+
 Below the outage threshold a link carries nothing. What the transmitter does then is the
 outage policy, with the coherence block as the unit of (re)transmission:
 
@@ -20,7 +34,14 @@ outage policy, with the coherence block as the unit of (re)transmission:
 * ``drop`` — the first block in outage loses the message (``harq`` with no retransmission).
 
 A lost message ends at the end of the block that lost it; its :class:`TxResult` says
-``delivered=False`` and the scheme decides what the loss means.
+``delivered=False`` and the scheme decides what the loss means. Each result also says how long
+the transmission spent paused (``wait``) or in failed blocks (``harq``/``drop``):
+``outage_s``.
+
+A *multicast* (:meth:`Medium.multicast`) sends one message to several devices of a cell at
+once: one transmission holding one share, at the common rate of its weakest receiver (the
+lowest SINR among them, block by block). A receiver that changes cell during it leaves the
+multicast and goes on alone in its new cell under the handover rule.
 
 Whenever the set of active transmissions changes (one starts or ends), the medium brings every
 active transmission's remaining bits up to date and re-plans: it computes each transmission's
@@ -40,6 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from channels.scheduling import SCHEDULERS, uplink_cap_fraction, water_fill_fractions
 from fedsl_sim.sim.channel import RadioChannel
 
 
@@ -51,6 +73,8 @@ def shannon_rate(bandwidth_hz: np.ndarray, snr: np.ndarray) -> np.ndarray:
 UPLINK = "uplink"
 DOWNLINK = "downlink"
 DIRECTIONS = (UPLINK, DOWNLINK)
+#: one LTE/NR resource block at 15 kHz subcarrier spacing: 12 x 15 kHz
+RESOURCE_BLOCK_HZ = 180e3
 
 
 class SimulationError(RuntimeError):
@@ -64,42 +88,56 @@ class TxResult:
     t_start_s: float
     t_end_s: float
     bits: int
-    on_air_s: float  # time spent transmitting (transmit energy is booked on this)
+    on_air_s: float  # time spent radiating (transmit energy is booked on this)
     mean_rate_bps: float  # bits / (t_end - t_start) when delivered; nan for an empty message
     mean_snr_db: float  # 10 log10 of the time-averaged linear SNR
     delivered: bool = True  # False: lost to outage (policy harq or drop)
+    outage_s: float = 0.0  # time paused in outage (wait) or spent in failed blocks (harq/drop)
 
 
 OUTAGE_POLICIES = ("wait", "harq", "drop")
 
 
 class _Tx:
+    """One transmission: to one device, or (multicast, downlink) to several of one cell."""
+
     __slots__ = (
-        "device",
+        "devices",
+        "events",
         "uplink",
         "bits",
         "remaining",
-        "event",
         "t_start",
         "on_air",
+        "outage",
         "snr_integral",
         "failures",
         "chase_snr",
     )
 
     def __init__(
-        self, device: int, uplink: bool, bits: int, event: simpy.Event, now: float
+        self, devices: list[int], uplink: bool, bits: int, events: list[simpy.Event], now: float
     ) -> None:
-        self.device = device
+        self.devices = devices
+        self.events = events
         self.uplink = uplink
         self.bits = bits
         self.remaining = float(bits)
-        self.event = event
         self.t_start = now
         self.on_air = 0.0
+        self.outage = 0.0
         self.snr_integral = 0.0
         self.failures = 0  # blocks lost so far (harq/drop)
         self.chase_snr = 0.0  # SNR combined from the failed blocks since the last success
+
+    def split_off(self, member: int) -> _Tx:
+        """A copy for receiver ``member`` alone (it leaves a multicast), its progress kept."""
+        i = self.devices.index(member)
+        tx = _Tx([member], self.uplink, self.bits, [self.events[i]], self.t_start)
+        for name in ("remaining", "on_air", "outage", "snr_integral", "failures", "chase_snr"):
+            setattr(tx, name, getattr(self, name))
+        del self.devices[i], self.events[i]
+        return tx
 
 
 @dataclass
@@ -116,17 +154,19 @@ class _Plan:
     seg_len: np.ndarray  # (S,)
     rate: np.ndarray  # (S, m) bit/s delivered (0 in outage)
     snr: np.ndarray  # (S, m) linear
-    airborne: np.ndarray  # (S, m) bool: transmitting in the segment
+    on_air: np.ndarray  # (S, m) fraction of the segment spent radiating
+    stalled: np.ndarray  # (S, m) bool: paused (wait) or a failed block (harq/drop)
     failed: np.ndarray  # (S, m) bool: the segment is a lost block
     chase_after: np.ndarray  # (S, m) combined SNR carried out of each segment
     cum_bits: np.ndarray
     cum_on_air: np.ndarray
+    cum_outage: np.ndarray
     cum_snr: np.ndarray
     wake_off: float  # offset of the planned wake-up
     wake_block: int | None  # block at the wake-up when it is a horizon end, else None
     finishing: list[int]  # columns that complete at the wake-up
     lost: list[int]  # columns lost at the wake-up
-    handing_over: list[int]  # columns whose device changes cell at the wake-up
+    handing_over: list[tuple[int, list[int]]]  # (column, its receivers changing cell)
 
 
 class _Wake:
@@ -166,6 +206,10 @@ class Medium:
     rate_bps : rate(bandwidth_hz, sinr) in bit/s (default: Shannon capacity).
     handover : what a handover does to a transmission in flight: ``continue`` (the remaining
         bits go on in the new cell), ``restart`` (everything is sent again) or ``drop``.
+    scheduler : ``power_aware`` or ``fixed_share`` (see module docstring).
+    min_share_hz : the narrowest part the ``power_aware`` scheduler gives an uplink, Hz.
+    min_rate_snr_linear : the SINR below which ``rate_bps`` gives 0 (CQI 1's threshold for the
+        CQI tables; 0 for Shannon): the ``power_aware`` scheduler treats it as a threshold too.
     """
 
     #: Longest look-ahead of one plan, in channel blocks; a plan that sees no completion
@@ -188,9 +232,14 @@ class Medium:
         share: str = "equal",
         rate_bps: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
         handover: str = "continue",
+        scheduler: str = "power_aware",
+        min_share_hz: float = RESOURCE_BLOCK_HZ,
+        min_rate_snr_linear: float = 0.0,
     ) -> None:
         if policy not in OUTAGE_POLICIES:
             raise ValueError(f"policy must be one of {OUTAGE_POLICIES}, got {policy!r}")
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
         self.env = env
         self.channel = channel
         self.n_cells = int(getattr(channel, "n_cells", 1))
@@ -209,6 +258,12 @@ class Medium:
         self.policy = policy
         self.budget = 0 if policy == "drop" else int(max_retransmissions)
         self.chase = policy == "harq" and chase_combining
+        # the power-aware scheduler needs a transmitter that knows its channel (wait) and a
+        # threshold to judge by; otherwise every transmission holds its nominal share
+        gamma = max(snr_threshold_linear or 0.0, float(min_rate_snr_linear))
+        self.scheduler = scheduler
+        self._gamma = gamma if (scheduler == "power_aware" and policy == "wait") else 0.0
+        self.min_share_hz = float(min_share_hz)
         # blind transmitters (harq/drop) fail block by block, so even a channel that never
         # changes is planned on the block grid; a waiting one on a static channel is not
         self.segmented = channel.time_varying or (
@@ -229,20 +284,42 @@ class Medium:
             event.succeed(TxResult(now, now, 0, 0.0, math.nan, math.nan))
             return event
         self._advance(now)
-        self._txs.append(_Tx(device, direction == UPLINK, int(bits), event, now))
+        self._txs.append(_Tx([device], direction == UPLINK, int(bits), [event], now))
         self._replan(now)
         return event
 
+    def multicast(self, devices: list[int], bits: int) -> dict[int, simpy.Event]:
+        """Start one downlink message of ``bits`` to every device of ``devices``: one
+        transmission per serving cell, at the rate of its weakest receiver. Returns each
+        receiver's event (its value a :class:`TxResult`; receivers of one cell get the same)."""
+        now = self.env.now
+        events = {k: self.env.event() for k in devices}
+        if bits <= 0 or not devices:
+            for ev in events.values():
+                ev.succeed(TxResult(now, now, 0, 0.0, math.nan, math.nan))
+            return events
+        self._advance(now)
+        cell = self._serving_now(np.asarray(devices, dtype=np.intp))
+        for c in sorted(set(cell.tolist())):
+            members = [k for k, ck in zip(devices, cell.tolist(), strict=True) if ck == c]
+            self._txs.append(_Tx(members, False, int(bits), [events[k] for k in members], now))
+        self._replan(now)
+        return events
+
     def cancel(self, event: simpy.Event) -> TxResult | None:
-        """Abort the transmission behind ``event`` now (its sender was cut off); returns what
-        it had done (``delivered=False``), or None if it had already ended. The event never
-        fires."""
-        tx = next((t for t in self._txs if t.event is event), None)
+        """Abort the transmission (or a multicast's delivery to one receiver) behind ``event``
+        now (its receiver or sender was cut off); returns what it had done
+        (``delivered=False``), or None if it had already ended. The event never fires."""
+        tx = next((t for t in self._txs if any(e is event for e in t.events)), None)
         if tx is None:
             return None
         now = self.env.now
         self._advance(now)
-        self._txs.remove(tx)
+        if len(tx.events) > 1:  # one receiver leaves a multicast; the others go on
+            i = next(i for i, e in enumerate(tx.events) if e is event)
+            tx = tx.split_off(tx.devices[i])
+        else:
+            self._txs.remove(tx)
         self._replan(now)
         return self._result(tx, now, delivered=False)
 
@@ -257,79 +334,129 @@ class Medium:
             mean_rate_bps=tx.bits / duration if delivered and duration > 0 else math.nan,
             mean_snr_db=10.0 * math.log10(mean_snr) if mean_snr > 0 else -math.inf,
             delivered=delivered,
+            outage_s=min(tx.outage, duration),
         )
 
     # ------------------------------------------------------------------ internals
+    def _serving_now(self, devices: np.ndarray) -> np.ndarray:
+        """Serving cell of ``devices`` in the current block."""
+        if self.n_cells == 1:
+            return np.zeros(len(devices), dtype=np.intp)
+        return self.channel.serving(self._block, 1)[0, devices]
+
     def _advance(self, now: float) -> None:
-        """Bring every active transmission's remaining bits, time on air, SNR integral and
-        lost blocks to ``now`` from the current plan."""
+        """Bring every active transmission's remaining bits, time on air, outage time, SNR
+        integral and lost blocks to ``now`` from the current plan."""
         plan = self._plan
         if plan is None:  # idle medium: only the channel block moved on
-            if self.segmented:
-                self._block = self.channel.block_at(now)
+            self._block = self.channel.block_at(now)
             return
         dt = now - plan.t0
         k = int(np.searchsorted(plan.seg_off, dt, side="right")) - 1
         tail = dt - plan.seg_off[k]
-        rate, snr = plan.rate[k], plan.snr[k]
-        bits = plan.cum_bits[k] + rate * tail
-        on_air = plan.cum_on_air[k] + plan.airborne[k] * tail
-        snr_int = plan.cum_snr[k] + snr * tail
+        bits = plan.cum_bits[k] + plan.rate[k] * tail
+        on_air = plan.cum_on_air[k] + plan.on_air[k] * tail
+        outage = plan.cum_outage[k] + plan.stalled[k] * tail
+        snr_int = plan.cum_snr[k] + plan.snr[k] * tail
         # blocks lost so far: those of the segments that ended by now
         ended = k + 1 if tail >= plan.seg_len[k] else k
         lost = plan.failed[:ended].sum(axis=0) if ended else np.zeros(len(self._txs), int)
         for i, tx in enumerate(self._txs):
             tx.remaining -= float(bits[i])
             tx.on_air += float(on_air[i])
+            tx.outage += float(outage[i])
             tx.snr_integral += float(snr_int[i])
             tx.failures += int(lost[i])
             if self.chase and ended:
                 tx.chase_snr = float(plan.chase_after[ended - 1, i])
-        self._block = plan.j0 + k
+        # a channel that never changes is planned as one endless segment: the block is the
+        # one of the clock (the same gains), so that every user of the channel moves forward
+        self._block = plan.j0 + k if self.segmented else self.channel.block_at(now)
         self._plan = None
 
-    def _cells(self, j0: int, count: int) -> np.ndarray:
-        """(count, m) serving cell of each active transmission's device."""
-        devices = np.fromiter((tx.device for tx in self._txs), dtype=np.intp, count=len(self._txs))
-        if self.n_cells == 1:
-            return np.zeros((count, len(devices)), dtype=np.intp)
-        return self.channel.serving(j0, count)[:, devices]
+    def _sizes(self) -> list[int]:
+        return [len(tx.devices) for tx in self._txs]
 
-    def _rates(self, gains: np.ndarray, j0: int, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rates and SINRs (S, m) of the active transmissions given gains (S, n) and each
-        transmission's serving cell (m,), before any outage rule."""
+    def _members(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Every receiver (or sender) of the active transmissions, flattened (M,), and the
+        offsets of each transmission's first one (None when every transmission has one)."""
         txs = self._txs
-        m = len(txs)
-        devices = np.fromiter((tx.device for tx in txs), dtype=np.intp, count=m)
+        if all(len(tx.devices) == 1 for tx in txs):
+            return np.fromiter((tx.devices[0] for tx in txs), np.intp, count=len(txs)), None
+        sizes = self._sizes()
+        flat = np.fromiter((k for tx in txs for k in tx.devices), np.intp, count=sum(sizes))
+        return flat, np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp)
+
+    def _rates(
+        self, gains: np.ndarray, j0: int, cell: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Rates, SINRs and the fraction of time on air (S, m) of the active transmissions
+        given gains (S, n) and each transmission's cell (m,), with the scheduler's waits
+        (S, m bool: paused by the scheduler; None when the outage rule decides)."""
+        txs = self._txs
+        m, S = len(txs), gains.shape[0]
+        members, starts = self._members()
         uplink = np.fromiter((tx.uplink for tx in txs), dtype=bool, count=m)
-        # each transmission's fraction of its cell's band in its direction (OFDMA) or of the
-        # time (TDMA): transmissions share with those of the same cell and direction
         if self.share == "proportional":
             weight = np.fromiter((tx.bits for tx in txs), dtype=float, count=m)
         else:
             weight = np.ones(m)
+        # transmissions share with those of the same cell and direction
         group = cell * 2 + uplink
         total = np.zeros(2 * self.n_cells)
         np.add.at(total, group, weight)
-        fraction = weight / total[group]
+        nominal = weight / total[group]
         band_hz = self.bandwidth_hz[cell]
-        share_hz = band_hz * fraction if self.access == "ofdma" else band_hz
-        # uplink: the device's whole power in its share; downlink: the BS's power spread evenly
-        bs_w = self.bs_tx_power_w[cell] * share_hz / band_hz
-        power_w = np.where(uplink, self.device_tx_power_w[devices], bs_w)
-        noise_w = self.noise_psd * share_hz
-        if getattr(self.channel, "has_interference", False):
-            # downlink: neighbours spread their power over the band like the serving BS;
-            # uplink: a mean interference power from the neighbouring cells' devices
-            dl_i = self.channel.dl_interference_gain(j0, gains.shape[0])
-            noise_w = noise_w + np.where(
-                uplink, self.channel.ul_interference_w, bs_w * dl_i[:, devices]
-            )
-        snr = power_w * gains[:, devices] / noise_w  # SINR with interference
-        rate = self.rate_bps(share_hz, snr)
-        if self.access == "tdma":
-            rate = rate * fraction
-        return rate, snr
+        bs_w = self.bs_tx_power_w[cell]
+        tdma = self.access == "tdma"
+
+        owner = np.arange(m) if starts is None else np.repeat(np.arange(m), self._sizes())
+        first = np.arange(m) if starts is None else starts
+        gm = gains[:, members]  # (S, M)
+        itf = bool(getattr(self.channel, "has_interference", False))
+        ul_i = self.channel.ul_interference_w if itf else 0.0
+        dl_i = self.channel.dl_interference_gain(j0, S)[:, members] if itf else 0.0
+        # what does not depend on the part: uplink (always one sender) its received power
+        # P g; downlink its SINR P_bs g / (N0 B + P_bs I_dl), the weakest receiver's
+        rx_w = self.device_tx_power_w[members[first]] * gm[:, first]
+        dl_member = bs_w[owner] * gm / (self.noise_psd * band_hz[owner] + bs_w[owner] * dl_i)
+        dl_snr = dl_member if starts is None else np.minimum.reduceat(dl_member, starts, axis=1)
+
+        def snr_on(fraction: np.ndarray) -> np.ndarray:
+            part_hz = band_hz if tdma else band_hz * fraction
+            with np.errstate(divide="ignore"):
+                return np.where(uplink, rx_w / (self.noise_psd * part_hz + ul_i), dl_snr)
+
+        paused = None
+        if self._gamma > 0:
+            snr_nominal = snr_on(nominal)
+            if tdma:  # the whole band in its slots: all or nothing
+                cap = np.where(snr_nominal >= self._gamma, math.inf, 0.0)
+            else:
+                ul_cap = uplink_cap_fraction(rx_w, self.noise_psd, band_hz, self._gamma, ul_i)
+                dl_cap = np.where(dl_snr >= self._gamma, math.inf, 0.0)
+                cap = np.where(uplink, ul_cap, dl_cap)
+            min_fraction = np.where(uplink & (not tdma), self.min_share_hz / band_hz, 0.0)
+            fraction = np.zeros((S, m))
+            for grp in np.unique(group).tolist():
+                cols = np.flatnonzero(group == grp)
+                fraction[:, cols] = water_fill_fractions(
+                    weight[cols], cap[:, cols], min_fraction[cols]
+                )
+            paused = fraction <= 0
+            # the scheduler gave each a part on which it reaches the threshold: rounding in
+            # the last digit must not push it below
+            snr = np.where(paused, snr_nominal, np.maximum(snr_on(fraction), self._gamma))
+        else:
+            fraction = np.broadcast_to(nominal, (S, m))
+            snr = snr_on(fraction)
+        if tdma:
+            rate = self.rate_bps(band_hz, snr) * fraction
+            on_air = np.array(fraction)
+        else:
+            rate = self.rate_bps(band_hz * fraction, snr)
+            on_air = np.ones((S, m))
+        return rate, snr, on_air, paused
 
     def _outage(self, snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Failed blocks (S, m) under the threshold, with Chase combining if enabled, and the
@@ -355,6 +482,18 @@ class Medium:
                 run_continues_at = k + 1
         return failed, carry
 
+    def _cells(self, j0: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Serving cell (count, M) of every member of the active transmissions, each
+        transmission's cell (m,) at block j0, and the transmission of each member (M,)."""
+        members, starts = self._members()
+        m = len(self._txs)
+        owner = np.arange(m) if starts is None else np.repeat(np.arange(m), self._sizes())
+        if self.n_cells == 1:
+            return np.zeros((count, len(members)), dtype=np.intp), np.zeros(m, np.intp), owner
+        cells = self.channel.serving(j0, count)[:, members]
+        first = cells[0] if starts is None else cells[0, starts]
+        return cells, first, owner
+
     def _replan(self, now: float) -> None:
         self._token += 1
         if not self._txs:
@@ -366,20 +505,23 @@ class Medium:
         horizon = 1
         if self.segmented:
             # first guess: enough blocks for the smallest message at the current rates
-            rate0, _ = self._rates(self.channel.gains(j0, 1), j0, self._cells(j0, 1)[0])
+            rate0 = self._rates(self.channel.gains(j0, 1), j0, self._cells(j0, 1)[1])[0]
             best = float(np.max(rate0)) * self.channel.block_s
             guess = float(np.min(remaining)) / best if best > 0 else 64.0
             horizon = int(min(self.MAX_HORIZON_BLOCKS, max(16, 2 * guess)))
         while True:
             gains = self.channel.gains(j0, horizon)
-            cells = self._cells(j0, horizon)
-            # a handover of an active transmission's device ends the plan: shares change
-            moved = (cells != cells[0]).any(axis=1)
+            cells, tx_cell, owner = self._cells(j0, horizon)
+            # a handover of a device of an active transmission ends the plan: shares change
+            moved = (cells != tx_cell[owner]).any(axis=1)
             handover_k = int(np.argmax(moved)) if moved.any() else None
             span = horizon if handover_k is None else handover_k
-            rate, snr = self._rates(gains[:span], j0, cells[0])
+            rate, snr, on_air, paused = self._rates(gains[:span], j0, tx_cell)
             failed, chase_after = self._outage(snr)
-            if self.policy != "wait":
+            if self.policy == "wait":
+                if paused is not None:  # the scheduler decided who waits
+                    failed = paused
+            else:
                 failed |= rate == 0  # e.g. below CQI 1: nothing decodes
             rate[failed] = 0.0
             if self.segmented:
@@ -407,7 +549,7 @@ class Medium:
                 k = over[:, cols].argmax(axis=0)
                 lose[cols] = seg_off[k] + seg_len[k]
             first = min(float(fin.min()), float(lose.min()))
-            handing_over: list[int] = []
+            handing_over: list[tuple[int, list[int]]] = []
             if math.isfinite(first):
                 wake_off = first
                 finishing = np.flatnonzero(fin == first).tolist()
@@ -417,10 +559,15 @@ class Medium:
             if handover_k is not None:
                 wake_off, finishing, lost = float(ends_off[-1]), [], []
                 wake_block = j0 + handover_k
-                handing_over = np.flatnonzero(cells[handover_k] != cells[0]).tolist()
+                moving = np.flatnonzero(cells[handover_k] != tx_cell[owner])
+                members, _ = self._members()
+                by_tx: dict[int, list[int]] = {}
+                for j in moving.tolist():
+                    by_tx.setdefault(int(owner[j]), []).append(int(members[j]))
+                handing_over = sorted(by_tx.items())
                 break
             if not self.segmented:
-                stuck = sorted(tx.device for tx in self._txs)
+                stuck = sorted(k for tx in self._txs for k in tx.devices)
                 raise SimulationError(
                     f"devices {stuck} are in permanent outage: the channel never changes "
                     "(no fading, no mobility) and their SNR is below "
@@ -431,9 +578,12 @@ class Medium:
                 wake_block = j0 + horizon
                 break
             horizon = min(self.MAX_HORIZON_BLOCKS, horizon * 4)
+        # time radiating: a waiting transmitter pauses; a blind one radiates in every block
         airborne = rate > 0 if self.policy == "wait" else np.ones(rate.shape, dtype=bool)
+        stalled = ~airborne if self.policy == "wait" else failed
         zeros = np.zeros((1, m))
         finite_len = np.where(np.isfinite(seg_len), seg_len, 0.0)[:, None]
+        on_air = airborne * on_air
         self._plan = _Plan(
             t0=now,
             j0=j0,
@@ -441,11 +591,13 @@ class Medium:
             seg_len=seg_len,
             rate=rate,
             snr=snr,
-            airborne=airborne,
+            on_air=on_air,
+            stalled=stalled,
             failed=failed,
             chase_after=chase_after,
             cum_bits=cum,
-            cum_on_air=np.vstack((zeros, np.cumsum(airborne * finite_len, 0))),
+            cum_on_air=np.vstack((zeros, np.cumsum(on_air * finite_len, 0))),
+            cum_outage=np.vstack((zeros, np.cumsum(stalled * finite_len, 0))),
             cum_snr=np.vstack((zeros, np.cumsum(snr * finite_len, 0))),
             wake_off=wake_off,
             wake_block=wake_block,
@@ -468,14 +620,23 @@ class Medium:
             self._block = plan.wake_block
         ended = [(self._txs[i], True) for i in plan.finishing]
         ended += [(self._txs[i], False) for i in plan.lost]
-        for i in plan.handing_over:
-            tx = self._txs[i]
-            if self.handover == "drop":
-                ended.append((tx, False))
-            elif self.handover == "restart":  # the new cell starts the message over
-                tx.remaining = float(tx.bits)
-                tx.failures, tx.chase_snr = 0, 0.0
+        for tx, moving in [(self._txs[i], moving) for i, moving in plan.handing_over]:
+            if len(tx.devices) > 1:  # receivers leave a multicast and go on alone
+                movers = [tx.split_off(k) for k in moving]
+                if not tx.devices:
+                    self._txs.remove(tx)
+                self._txs.extend(movers)
+            else:
+                movers = [tx]
+            for mover in movers:
+                if self.handover == "drop":
+                    ended.append((mover, False))
+                elif self.handover == "restart":  # the new cell starts the message over
+                    mover.remaining = float(mover.bits)
+                    mover.failures, mover.chase_snr = 0, 0.0
         for tx, delivered in ended:
             self._txs.remove(tx)
-            tx.event.succeed(self._result(tx, now, delivered))
+            res = self._result(tx, now, delivered)
+            for ev in tx.events:
+                ev.succeed(res)
         self._replan(now)

@@ -46,6 +46,8 @@ DOWNLINK_KINDS = frozenset({DOWNLINK, MODEL_DOWNLOAD})
 LOST_UPLINK_KINDS = frozenset(lost(k) for k in UPLINK_KINDS)
 LOST_KINDS = frozenset(lost(k) for k in TRANSMISSION_KINDS)
 COMPUTE_KINDS = frozenset({CLIENT_FORWARD, CLIENT_BACKWARD})
+#: transmission kinds (delivered or lost), whose events carry ``outage_s``
+OUTAGE_KINDS = (*TRANSMISSION_KINDS, *(lost(k) for k in TRANSMISSION_KINDS))
 
 EVENT_COLUMNS = (
     "t_start_s",
@@ -58,6 +60,7 @@ EVENT_COLUMNS = (
     "snr_db",
     "energy_j",
     "cell",
+    "outage_s",
 )
 ROUND_COLUMNS = (
     "round",
@@ -86,6 +89,9 @@ class Event:
     energy_j: float = 0.0
 
     cell: int | None = None  # handover: the new serving cell
+    #: transmissions: the part of the event spent paused in outage (policy wait) or in
+    #: failed blocks (harq/drop), seconds
+    outage_s: float | None = None
 
     def row(self) -> tuple[object, ...]:
         return tuple(getattr(self, c) for c in EVENT_COLUMNS)
@@ -133,6 +139,8 @@ class Recorder:
         self.compute_energy_j = np.zeros(n_devices)
         self.transmit_energy_j = np.zeros(n_devices)
         self.busy_s = {kind: np.zeros(n_devices) for kind in EVENT_KINDS}
+        #: per transmission kind, the part of busy_s spent paused or in failed blocks
+        self.outage_s = {kind: np.zeros(n_devices) for kind in OUTAGE_KINDS}
         self.server_busy_s = {kind: 0.0 for kind in EVENT_KINDS}
         self._tally = _RoundTally()
 
@@ -151,6 +159,8 @@ class Recorder:
             self.server_busy_s[ev.kind] += duration
             return
         self.busy_s[ev.kind][k] += duration
+        if ev.outage_s:
+            self.outage_s[ev.kind][k] += ev.outage_s
         if ev.kind in UPLINK_KINDS:
             self.uplink_bits[k] += ev.bits or 0
             self.transmit_energy_j[k] += ev.energy_j

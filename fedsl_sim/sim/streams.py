@@ -26,6 +26,7 @@ _PURPOSES = {
     "los": 11,  # LOS states of the 3GPP path-loss models
     "participation": 12,
     "availability": 13,
+    "compute": 14,  # per-device compute parameters drawn from a range
 }
 
 

@@ -4,12 +4,14 @@ A :class:`World` owns the SimPy environment, the random streams, the radio chann
 the server's worker pool and the recorder. Schemes act on it only through the timed primitives
 below, each of which books its event (and energy) in the recorder:
 
-* :meth:`World.compute` — device compute: time = FLOPs / flops_per_s, energy = kappa * f^2 *
-  cycles with cycles = FLOPs * cpu_hz / flops_per_s;
+* :meth:`World.compute` — device compute: cycles = FLOPs / flops_per_cycle, time = cycles /
+  cpu_hz, energy = kappa * cycles * cpu_hz^2 (per device);
 * :meth:`World.transmit` — a message over the device's link (see :mod:`fedsl_sim.sim.medium`);
   transmit energy = P_tx * time on air (uplink; downlink reception costs the device nothing);
+* :meth:`World.broadcast` — one downlink message to several devices (a multicast per cell);
 * :meth:`World.server_compute` — waiting for a server worker (``server_queue``) and computing on
-  it (``server_compute``) at the server's FLOP/s.
+  it (``server_compute``) at the server's FLOP/s: the work reads its inputs when the worker
+  takes it and its result is applied when the computation completes.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from typing import Any
 import numpy as np
 import simpy
 
-from channels.link import cqi_rate_bps, shannon_rate_bps
+from channels.link import cqi_rate_bps, cqi_snr_thresholds_db, shannon_rate_bps
 from channels.units import dbm_to_w, noise_power_w
-from fedsl_sim.scenario import CqiRate, Scenario, ShannonRate
+from fedsl_sim.scenario import CqiRate, PerDevice, Scenario, ShannonRate, UniformRange
 from fedsl_sim.sim.channel import RadioChannel
 from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium, TxResult, shannon_rate
 from fedsl_sim.sim.recorder import (
@@ -52,6 +54,22 @@ def make_rate_model(cfg: ShannonRate | CqiRate) -> Callable[[np.ndarray, np.ndar
     if cfg.gap_db == 0:
         return shannon_rate
     return partial(shannon_rate_bps, gap_db=cfg.gap_db)
+
+
+def min_rate_snr_linear(cfg: ShannonRate | CqiRate) -> float:
+    """The SINR below which the ``network.rate`` model gives no rate (CQI 1's threshold for the
+    CQI tables, 0 for Shannon)."""
+    if isinstance(cfg, CqiRate):
+        thr = cfg.snr_thresholds_db or cqi_snr_thresholds_db(cfg.table)
+        return float(10.0 ** (thr[0] / 10.0))
+    return 0.0
+
+
+def per_device_values(value: PerDevice, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n,) values of a per-device field: one value, a list, or a uniform range (drawn)."""
+    if isinstance(value, UniformRange):
+        return rng.uniform(value.low, value.high, size=n)
+    return np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
 
 
 class World:
@@ -88,6 +106,9 @@ class World:
             share=net.access.share,
             rate_bps=make_rate_model(net.rate),
             handover=net.handover.interruption,
+            scheduler=net.access.scheduler,
+            min_share_hz=net.access.min_share_hz,
+            min_rate_snr_linear=min_rate_snr_linear(net.rate),
         )
         self.device_tx_power_w = self.medium.device_tx_power_w
         self.rounds = RoundControl(
@@ -98,33 +119,41 @@ class World:
         self._handovers_booked = 0
         self.server_workers = simpy.Resource(self.env, capacity=scenario.server.workers)
         self.server_flops_per_s = scenario.server.flops_per_s
-        comp = scenario.devices.compute
-        self.device_flops_per_s = comp.flops_per_s
-        # energy per FLOP: kappa * f^2 * (cycles per FLOP)
-        self.device_joule_per_flop = comp.kappa * comp.cpu_hz**2 * comp.cpu_hz / comp.flops_per_s
+        comp, rng = scenario.devices.compute, self.streams.numpy("compute")
+        n = self.n_devices
+        #: per device: clock (Hz), FLOPs per cycle, effective capacitance kappa
+        self.cpu_hz = per_device_values(comp.cpu_hz, n, rng)
+        self.flops_per_cycle = per_device_values(comp.flops_per_cycle, n, rng)
+        self.kappa = per_device_values(comp.kappa, n, rng)
         self.recorder = Recorder(self.n_devices)
 
     @property
     def now(self) -> float:
         return self.env.now
 
+    def compute_time_s(self, device: int, flops: float) -> float:
+        """Seconds device ``device`` takes for ``flops`` FLOPs: FLOPs / (flops_per_cycle f)."""
+        return flops / self.flops_per_cycle[device] / self.cpu_hz[device]
+
+    def compute_energy_j(self, device: int, seconds: float) -> float:
+        """Energy of ``seconds`` of computing on device ``device``: kappa cycles f^2 with
+        cycles = seconds * f."""
+        f = self.cpu_hz[device]
+        return float(self.kappa[device] * (seconds * f) * f * f)
+
     def compute(self, device: int, kind: str, rnd: int, flops: float) -> Process:
         """Device ``device`` computes ``flops`` FLOPs (one event of ``kind``). Cut off by an
         interrupt, it books the part it computed and passes the interrupt on."""
         t0 = self.env.now
+        duration = self.compute_time_s(device, flops)
         try:
-            yield self.env.timeout(flops / self.device_flops_per_s)
+            yield self.env.timeout(duration)
         except simpy.Interrupt:
-            done = (self.env.now - t0) * self.device_flops_per_s
-            self.recorder.event(
-                Event(
-                    t0, self.env.now, device, rnd, kind, energy_j=done * self.device_joule_per_flop
-                )
-            )
+            duration = self.env.now - t0  # the part it computed
             raise
-        self.recorder.event(
-            Event(t0, self.env.now, device, rnd, kind, energy_j=flops * self.device_joule_per_flop)
-        )
+        finally:
+            energy_j = self.compute_energy_j(device, duration)
+            self.recorder.event(Event(t0, self.env.now, device, rnd, kind, energy_j=energy_j))
 
     def transmit(self, device: int, kind: str, rnd: int, bits: int) -> Process:
         """Send ``bits`` over ``device``'s link; uplink for upload kinds, downlink otherwise.
@@ -153,6 +182,37 @@ class World:
             yield from self._backhaul(device, rnd, bits)
         return res
 
+    def broadcast(self, devices: list[int], kind: str, rnd: int, bits: int) -> Process:
+        """Send one downlink message of ``bits`` to every device of ``devices``: over the
+        backhaul to each serving cell, then one multicast per cell at the rate of its weakest
+        receiver. Each receiver books its own ``kind`` event (it received the message once).
+        Returns ``{device: TxResult}``."""
+        if kind not in DOWNLINK_KINDS:
+            raise ValueError(f"{kind!r} is not a downlink transmission kind")
+        env = self.env
+        cell = self.channel.serving(self.channel.block_at(env.now), 1)[0]
+        by_cell: dict[int, list[int]] = {}
+        for k in devices:
+            by_cell.setdefault(int(cell[k]), []).append(k)
+        out: dict[int, TxResult] = {}
+
+        def per_cell(members: list[int]) -> Process:
+            delay = backhaul_delay_s(self.backhaul_paths[int(cell[members[0]])], bits)
+            if delay > 0:
+                t0 = env.now
+                yield env.timeout(delay)
+                for k in members:
+                    self.recorder.event(Event(t0, env.now, k, rnd, BACKHAUL, bits=bits))
+            pending = self.medium.multicast(members, bits)
+            results = yield env.all_of(list(pending.values()))
+            for k in members:
+                res = results[pending[k]]
+                self._book_transmission(k, rnd, kind, res, 0.0)
+                out[k] = res
+
+        yield env.all_of([env.process(per_cell(m)) for _, m in sorted(by_cell.items())])
+        return out
+
     def _book_transmission(
         self, device: int, rnd: int, kind: str, res: TxResult, power_w: float
     ) -> None:
@@ -167,6 +227,7 @@ class World:
                 rate_bps=res.mean_rate_bps,
                 snr_db=res.mean_snr_db,
                 energy_j=power_w * res.on_air_s,
+                outage_s=res.outage_s,
             )
         )
 
@@ -208,17 +269,23 @@ class World:
         device: int | None,
         rnd: int,
         flops: float,
-        work: Callable[[], Any],
+        start: Callable[[], Any],
+        finish: Callable[[Any], Any] | None = None,
         kind: str = SERVER_COMPUTE,
     ) -> Process:
-        """Queue for a server worker, compute ``flops`` on it, then run ``work()`` — the real
-        computation, applied at the simulated instant the computation completes. Books a
+        """Queue for a server worker and compute ``flops`` on it. The real computation reads
+        its inputs when the worker takes the job (``start()``, e.g. the forward and backward
+        pass against the model as it is then) and its result is applied when the
+        computation completes (``finish(start's value)``, e.g. the optimizer step), so with
+        several workers a job's update is computed against the model as it was when its
+        service began. Returns ``finish``'s value (``start``'s without ``finish``). Books a
         ``server_queue`` event (arrival to grant) and a ``kind`` event (the computation)."""
         t_arrive = self.env.now
         with self.server_workers.request() as slot:
             yield slot
             t_granted = self.env.now
             self.recorder.event(Event(t_arrive, t_granted, device, rnd, SERVER_QUEUE))
+            value = start()
             yield self.env.timeout(flops / self.server_flops_per_s)
             self.recorder.event(Event(t_granted, self.env.now, device, rnd, kind))
-            return work()
+            return value if finish is None else finish(value)

@@ -19,6 +19,7 @@ def test_public_modules():
         "pathloss",
         "placement",
         "registry",
+        "scheduling",
         "shadowing",
         "units",
     }

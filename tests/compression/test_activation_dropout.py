@@ -45,13 +45,55 @@ def test_keep_fraction(rate: float) -> None:
     assert abs(frac - (1 - rate)) <= 5 * math.sqrt(rate * (1 - rate) / n)
 
 
-def test_mask_regenerated_from_shared_seed() -> None:
-    d = ActivationDropout(0.3)
-    device_mask = d.sample_mask((32, 64), gen(42))
-    server_mask = d.sample_mask((32, 64), gen(42))
-    assert device_mask is not None and server_mask is not None
-    assert torch.equal(device_mask, server_mask)
-    assert not torch.equal(device_mask, d.sample_mask((32, 64), gen(43)))
+def test_the_server_receives_the_devices_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a real split step the server trains on the device's dropped activations: exactly
+    the entries the device's mask dropped are zero, the kept ones are scaled by 1/(1-p), and
+    the gradient that comes back to the client is zero on the dropped entries."""
+    from simtools import make_scenario
+
+    import fedsl_sim.schemes.split_fed as split_fed
+    from fedsl_sim.engine import Simulation
+
+    rate = 0.5
+    sim = Simulation.build(
+        make_scenario(scheme="lightweight_fedsl", compression={"dropout": {"rate": rate}})
+    )
+    seen: dict[str, list[torch.Tensor]] = {"mask": [], "acts": [], "server_in": [], "grad": []}
+    scheme = sim.scheme
+    sample, apply = scheme.dropout.sample_mask, scheme.dropout.apply
+
+    def spy_mask(*args: object, **kw: object) -> torch.Tensor | None:
+        mask = sample(*args, **kw)  # type: ignore[arg-type]
+        seen["mask"].append(mask)
+        return mask
+
+    def spy_apply(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        seen["acts"].append(x.detach().clone())
+        return apply(x, mask)
+
+    real_gradients, real_backward = split_fed.server_gradients, split_fed.client_backward
+
+    def spy_gradients(model, acts, y):  # type: ignore[no-untyped-def]
+        seen["server_in"].append(acts.detach().clone())
+        return real_gradients(model, acts, y)
+
+    def spy_backward(acts, grad, opt):  # type: ignore[no-untyped-def]
+        seen["grad"].append(grad.detach().clone())
+        return real_backward(acts, grad, opt)
+
+    monkeypatch.setattr(scheme.dropout, "sample_mask", spy_mask)
+    monkeypatch.setattr(scheme.dropout, "apply", spy_apply)
+    monkeypatch.setattr(split_fed, "server_gradients", spy_gradients)
+    monkeypatch.setattr(split_fed, "client_backward", spy_backward)
+    sim.run_rounds()
+    assert len(seen["server_in"]) == len(seen["grad"]) == 1
+    mask, acts, got = seen["mask"][0], seen["acts"][0], seen["server_in"][0]
+    assert mask is not None and 0.3 < mask.double().mean().item() < 0.7
+    assert bool((got[~mask] == 0).all())
+    assert torch.equal(got[mask], acts[mask] / (1 - rate))
+    assert bool((got[mask] != 0).any())
+    grad = seen["grad"][0]
+    assert bool((grad[~mask] == 0).all()) and bool((grad[mask] != 0).any())
 
 
 @pytest.mark.parametrize("rate", [0.25, 0.6])

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import simpy
-from simtools import make_scenario
+from simtools import PiecewiseChannel, StaticChannel, make_scenario
 
 from fedsl_sim.engine import Simulation
 from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium, SimulationError
@@ -103,11 +103,13 @@ def test_single_device_round_time_is_analytic():
     )
 
 
-def test_two_device_event_trace():
+@pytest.mark.parametrize("downlink", ["broadcast", "unicast"])
+def test_two_device_event_trace(downlink):
     sim = Simulation.build(
         make_scenario(
             devices__count=2,
             devices__placement={"kind": "fixed", "positions_m": [[100.0, 0.0], [0.0, 100.0]]},
+            aggregation__downlink=downlink,
         )
     )
     sim.run_rounds()
@@ -126,7 +128,9 @@ def test_two_device_event_trace():
     t7 = t6 + s
     agg = 2 * CLIENT_PARAMS * 2 / F_SRV
     t8 = t7 + agg
-    t9 = t8 + MODEL_BITS / r_half_dl
+    # the average: one broadcast at the common rate of both (equal) links on the whole band,
+    # or two unicasts sharing it
+    t9 = t8 + MODEL_BITS / (r_full_dl if downlink == "broadcast" else r_half_dl)
     expected = [
         (0, "client_forward", 0.0, f),
         (1, "client_forward", 0.0, f),
@@ -151,30 +155,6 @@ def test_two_device_event_trace():
     assert [(d, k) for d, k, _, _ in trace] == [(d, k) for d, k, _, _ in expected]
     for got, want in zip(trace, expected, strict=True):
         assert got[2:] == pytest.approx(want[2:], rel=1e-9, abs=1e-12), want[:2]
-
-
-class PiecewiseChannel:
-    """A hand-made block channel: gains per block, block length 1 s."""
-
-    time_varying = True
-    block_s = 1.0
-
-    def __init__(self, gains_by_block: list[float], n_devices: int = 2) -> None:
-        self._g = gains_by_block
-        self._n = n_devices
-
-    def block_at(self, t_s: float) -> int:
-        return math.floor(t_s / self.block_s)
-
-    def gains(self, j0: int, count: int) -> np.ndarray:
-        g = [self._g[min(j, len(self._g) - 1)] for j in range(j0, j0 + count)]
-        return np.repeat(np.asarray(g, dtype=float)[:, None], self._n, axis=1)
-
-
-class StaticChannel(PiecewiseChannel):
-    """A channel that never changes (one infinite block)."""
-
-    time_varying = False
 
 
 def make_medium(env: simpy.Environment, channel, threshold: float | None) -> Medium:
