@@ -437,12 +437,17 @@ class Medium:
                 dl_cap = np.where(dl_snr >= self._gamma, math.inf, 0.0)
                 cap = np.where(uplink, ul_cap, dl_cap)
             min_fraction = np.where(uplink & (not tdma), self.min_share_hz / band_hz, 0.0)
-            fraction = np.zeros((S, m))
-            for grp in np.unique(group).tolist():
-                cols = np.flatnonzero(group == grp)
-                fraction[:, cols] = water_fill_fractions(
-                    weight[cols], cap[:, cols], min_fraction[cols]
-                )
+            # where every cap allows the nominal share the scheduler gives exactly that: only
+            # the blocks in which some transmission waits or is narrowed need the water filling
+            fraction = np.array(np.broadcast_to(nominal, (S, m)))
+            short = (cap < nominal) | (cap < np.minimum(min_fraction, 1.0))
+            rows = np.flatnonzero(short.any(axis=1))
+            if len(rows):
+                for grp in np.unique(group).tolist():
+                    cols = np.flatnonzero(group == grp)
+                    fraction[np.ix_(rows, cols)] = water_fill_fractions(
+                        weight[cols], cap[np.ix_(rows, cols)], min_fraction[cols]
+                    )
             paused = fraction <= 0
             # the scheduler gave each a part on which it reaches the threshold: rounding in
             # the last digit must not push it below
