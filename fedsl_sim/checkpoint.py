@@ -50,7 +50,8 @@ if TYPE_CHECKING:
     from fedsl_sim.engine import Simulation
 
 FORMAT = "fedsl-sim checkpoint"
-FORMAT_VERSION = 1
+#: 2: the fidelity fixes changed the pickled layout (medium, world, recorder, schemes)
+FORMAT_VERSION = 2
 MAGIC = b"fedsl-sim checkpoint\n"
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "latest.ckpt"
