@@ -237,8 +237,10 @@ class World:
         delay = backhaul_delay_s(self.backhaul_paths[cell], bits)
         if delay > 0:
             t0 = self.env.now
-            yield self.env.timeout(delay)
-            self.recorder.event(Event(t0, self.env.now, device, rnd, BACKHAUL, bits=bits))
+            try:
+                yield self.env.timeout(delay)
+            finally:  # cut off on the way: the part it spent is booked too
+                self.recorder.event(Event(t0, self.env.now, device, rnd, BACKHAUL, bits=bits))
 
     def record_handovers(self, rnd: int) -> None:
         """Book the handovers that happened up to now as ``handover`` events."""
