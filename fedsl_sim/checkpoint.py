@@ -16,15 +16,24 @@ with three things left out and rebuilt on load:
 
 File layout: a magic line, one line of JSON (format version, the resolved scenario, rounds
 completed, simulated clock, checkpoint interval, accumulated wall time, the SHA-256 and size
-of the payload, the software environment), then the pickle payload. The header is read and
-checked before anything is unpickled. **The payload is a pickle: load only checkpoints you
-trust** (your own runs).
+of the payload, the software environment, an HMAC-SHA256), then the pickle payload. The header
+is read and checked before anything is unpickled.
+
+Trust: the payload is a pickle, and unpickling a crafted one runs code. So every checkpoint is
+signed with an HMAC-SHA256 (over the header and the payload) keyed by a secret of the user that
+wrote it: 32 random bytes created on first use, with mode 0600, in
+``$FEDSL_SIM_CONFIG_DIR`` (default ``$XDG_CONFIG_HOME/fedsl-sim`` or ``~/.config/fedsl-sim``)
+as ``checkpoint.key``. A checkpoint whose signature does not match the running user's key —
+edited, or written by someone else or on another machine — is refused before anything is
+unpickled, unless the user explicitly trusts it (``trust=True``, ``--trust-checkpoint``). The
+SHA-256 alone could not do this: whoever edits the payload recomputes it.
 """
 
 from __future__ import annotations
 
 import copyreg
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -57,6 +66,8 @@ CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "latest.ckpt"
 PICKLE_PROTOCOL = 5
 _MAX_HEADER_BYTES = 1 << 24
+KEY_FILE = "checkpoint.key"
+_KEY_BYTES = 32
 _RESOURCES = (simpy.Resource, simpy.PriorityResource, simpy.PreemptiveResource)
 
 
@@ -204,6 +215,51 @@ def _check_between_rounds(env: simpy.Environment) -> None:
             )
 
 
+# ---------------------------------------------------------------------------------- trust
+def config_dir() -> Path:
+    """fedsl-sim's per-user configuration folder (where the checkpoint key lives)."""
+    explicit = os.environ.get("FEDSL_SIM_CONFIG_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".config") / "fedsl-sim"
+
+
+def checkpoint_key() -> tuple[bytes, Path]:
+    """The running user's checkpoint signing key and its file, created (mode 0600) on first
+    use. Raises :class:`CheckpointError` when it exists but is unusable."""
+    path = config_dir() / KEY_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot create the checkpoint key: {exc.strerror}") from None
+    else:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(os.urandom(_KEY_BYTES))
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot read the checkpoint key: {exc.strerror}") from None
+    if len(key) != _KEY_BYTES:
+        raise CheckpointError(
+            path,
+            f"the checkpoint key must be {_KEY_BYTES} bytes, got {len(key)}; delete it to "
+            "make a new one (checkpoints signed with the old key are then refused)",
+        )
+    return key, path
+
+
+def _signature(key: bytes, header: dict[str, Any], payload: bytes | memoryview) -> str:
+    """HMAC-SHA256 of the header (without its signature, canonical JSON) and the payload."""
+    fields = {k: v for k, v in header.items() if k != "hmac_sha256"}
+    mac = hmac.new(key, json.dumps(fields, sort_keys=True, allow_nan=False).encode(), "sha256")
+    mac.update(payload)
+    return mac.hexdigest()
+
+
 # ---------------------------------------------------------------------------------- save/load
 def save_checkpoint(
     path: str | Path,
@@ -239,6 +295,7 @@ def save_checkpoint(
         "payload_bytes": payload.nbytes,
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
     }
+    header["hmac_sha256"] = _signature(checkpoint_key()[0], header, payload)
     head = MAGIC + json.dumps(header, allow_nan=False).encode() + b"\n"
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -254,8 +311,9 @@ def save_checkpoint(
     return len(head) + payload.nbytes
 
 
-def _read(path: Path) -> tuple[dict[str, Any], bytes]:
-    """The checked header and the payload of the checkpoint at ``path`` (nothing unpickled)."""
+def _read(path: Path, trust: bool = False) -> tuple[dict[str, Any], bytes]:
+    """The checked header and the payload of the checkpoint at ``path`` (nothing unpickled);
+    unless ``trust``, its signature must be the running user's."""
     if not path.is_file():
         raise CheckpointError(
             path,
@@ -288,25 +346,39 @@ def _read(path: Path) -> tuple[dict[str, Any], bytes]:
             f"corrupt checkpoint: the payload does not match its checksum ({len(payload)} of "
             f"{size} bytes; truncated or altered)",
         )
+    if not trust:
+        key, key_path = checkpoint_key()
+        given = header.get("hmac_sha256")
+        if not isinstance(given, str) or not hmac.compare_digest(
+            given, _signature(key, header, payload)
+        ):
+            raise CheckpointError(
+                path,
+                "refused: its signature does not match your checkpoint key "
+                f"({key_path}): it was altered, or written by another user or on another "
+                "machine. A checkpoint is a pickle and loading it can run code from the file; "
+                "resume it only if you trust where it came from, with --trust-checkpoint",
+            )
     return header, payload
 
 
-def read_header(path: str | Path) -> dict[str, Any]:
+def read_header(path: str | Path, trust: bool = False) -> dict[str, Any]:
     """The JSON header of a checkpoint, checked; nothing is unpickled."""
-    return _read(Path(path))[0]
+    return _read(Path(path), trust)[0]
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
+def load_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
     """Load the checkpoint at ``path`` onto a fresh SimPy environment.
 
     Raises :class:`CheckpointError` (naming ``path``) if the file is missing, corrupt, of
-    another format version, or does not load; warns (:class:`CheckpointWarning`) if it was
+    another format version, not signed with the running user's key (unless ``trust``: the
+    caller vouches for the file), or does not load; warns (:class:`CheckpointWarning`) if it was
     written by other code or library versions, which may not reproduce the original run.
     """
     from fedsl_sim.engine import Simulation
 
     path = Path(path)
-    header, payload = _read(path)
+    header, payload = _read(path, trust)
     try:
         up = _Unpickler(io.BytesIO(payload), float(header["clock_s"]))
         sim = up.load()

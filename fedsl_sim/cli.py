@@ -57,6 +57,12 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="continue an interrupted run from its latest checkpoint",
     )
+    run.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="with --resume: load a checkpoint not signed with your key (one you copied from "
+        "elsewhere); loading a checkpoint can run code from it",
+    )
     val = sub.add_parser("validate", help="validate scenario files")
     val.add_argument("files", nargs="+", help="scenario YAML files")
     cmp_ = sub.add_parser("compare", help="run a scenario once per scheme and compare them")
@@ -138,10 +144,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     "the scenario and the run directory come from the checkpoint; "
                     f"{', '.join(given)} cannot be given with --resume",
                 )
-            res = resume(args.resume, progress, plots, checkpoint_every=args.checkpoint_every)
+            res = resume(
+                args.resume,
+                progress,
+                plots,
+                checkpoint_every=args.checkpoint_every,
+                trust=args.trust_checkpoint,
+            )
         else:
             if args.scenario is None:
                 raise ScenarioError("fedsl-sim run", "expected a SCENARIO file or --resume RUN_DIR")
+            if args.trust_checkpoint:
+                raise ScenarioError("--trust-checkpoint", "expected only with --resume")
             overrides = dict(parse_override(o) for o in args.overrides)
             sc = load_scenario(args.scenario, overrides=overrides, seed=args.seed)
             out = args.out

@@ -235,8 +235,11 @@ def resume(
     progress: bool = False,
     plots: bool = True,
     checkpoint_every: int | None = None,
+    trust: bool = False,
 ) -> RunResult:
-    """Continue an interrupted run from its latest checkpoint (see :func:`run`).
+    """Continue an interrupted run from its latest checkpoint (see :func:`run`). Only a
+    checkpoint signed with the running user's key is loaded, unless ``trust`` (see
+    :mod:`fedsl_sim.checkpoint`).
 
     The result is identical to an uninterrupted run's (``rounds.csv``, ``events.csv``,
     ``devices.csv``; ``summary.json`` but for ``wall_time_s``, the wall time of all sessions).
@@ -252,7 +255,7 @@ def resume(
         raise CheckpointError(
             run_dir / "summary.json", "the run is already complete; there is nothing to resume"
         )
-    ckpt = load_checkpoint(checkpoint_path(run_dir))
+    ckpt = load_checkpoint(checkpoint_path(run_dir), trust=trust)
     every = ckpt.checkpoint_every if checkpoint_every is None else checkpoint_every
     every = _checked_interval(every)
     # what an interrupted session may have left: a checkpoint or outputs half written

@@ -25,8 +25,20 @@ from pydantic import (
 SCHEMES = ("fl", "sl", "sfl_v1", "sfl_v2", "fedsl", "lightweight_fedsl")
 
 
+def _rebuild_input_error(
+    cls: type[ScenarioError], source: str, message: str, path: str | None
+) -> ScenarioError:
+    """Unpickle a :class:`ScenarioError` (or subclass) whatever its ``__init__`` signature."""
+    exc = cls.__new__(cls)
+    ScenarioError.__init__(exc, source, message, path)
+    return exc
+
+
 class ScenarioError(Exception):
-    """Invalid input: names the file, the dotted field path, what was expected and given."""
+    """Invalid input: names the file, the dotted field path, what was expected and given.
+
+    Survives pickling (a sweep's worker process or Ray task sends it to the parent), with
+    its subclasses, whose constructors take other arguments."""
 
     def __init__(self, source: str, message: str, path: str | None = None) -> None:
         self.source = source
@@ -34,6 +46,9 @@ class ScenarioError(Exception):
         self.message = message
         where = f"{source}: {path}: " if path else f"{source}: "
         super().__init__(where + message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_input_error, (type(self), self.source, self.message, self.path))
 
 
 class _Model(BaseModel):
@@ -1105,6 +1120,9 @@ class _FieldError(ValueError):
     def __init__(self, loc: tuple[str, ...], message: str) -> None:
         self.loc = loc
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.loc, str(self)))
 
 
 # --------------------------------------------------------------------------- I/O

@@ -30,6 +30,7 @@ import itertools
 import json
 import math
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -313,14 +314,36 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+class RunError(RuntimeError):
+    """A run's failure whose own exception could not cross the process boundary (it does not
+    survive pickling): its type and message, as text."""
+
+
+def portable_exception(exc: BaseException) -> BaseException:
+    """``exc`` if it survives a pickle round trip (a worker process or Ray task sends it to
+    the sweep), else a :class:`RunError` carrying its type and message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RunError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
 def execute_run(scenario: Scenario, run_dir: str, source: str, threads: int) -> dict[str, Any]:
-    """Run one scenario into ``run_dir`` (in a worker process or Ray task); its summary."""
+    """Run one scenario into ``run_dir`` (in a worker process or Ray task); its summary.
+    What it raises always reaches the sweep intact (see :func:`portable_exception`)."""
     import torch
 
     from fedsl_sim.engine import run
 
     torch.set_num_threads(threads)
-    return run(scenario, out_dir=run_dir, progress=False, plots=False, source=source).summary
+    try:
+        return run(scenario, out_dir=run_dir, progress=False, plots=False, source=source).summary
+    except Exception as exc:
+        safe = portable_exception(exc)
+        if safe is exc:
+            raise
+        raise safe from None
 
 
 # (index, summary) or (index, exception) as runs finish
