@@ -177,6 +177,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    if res.summary["stop_reason"] == "diverged":
+        print(
+            f"warning: training diverged after {res.summary['rounds_completed']} rounds (a "
+            "non-finite loss or activation; e.g. a learning rate too large); the outputs hold "
+            "the rounds before it",
+            file=sys.stderr,
+        )
     if not args.quiet:
         print(format_summary(res.summary))
         print(f"outputs: {res.out_dir}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -24,7 +25,14 @@ from fedsl_sim.checkpoint import (
     save_checkpoint,
 )
 from fedsl_sim.learning.federated import FederatedData
-from fedsl_sim.learning.split import resolve_device
+from fedsl_sim.learning.split import DivergedError, resolve_device
+from fedsl_sim.rundir import (
+    SETTINGS_FILE,
+    claim_run_dir,
+    is_dead_run_dir,
+    release_claim,
+    take_claim,
+)
 from fedsl_sim.scenario import Scenario, ScenarioError
 from fedsl_sim.schemes.base import SCHEMES, Scheme
 from fedsl_sim.sim.recorder import Recorder, RoundRow, finite_or_none
@@ -49,6 +57,8 @@ class Simulation:
     world: World
     data: FederatedData
     scheme: Scheme
+    #: why training stopped, when it diverged (``stop_reason: diverged``)
+    diverged: str | None = None
 
     @classmethod
     def build(cls, scenario: Scenario, source: str = "scenario") -> Simulation:
@@ -90,7 +100,12 @@ class Simulation:
         best = max(accs) if accs else math.nan
         try:
             for r in range(start, stop.max_rounds):
-                env.run(until=env.process(self.scheme.round(r)))
+                try:
+                    env.run(until=env.process(self.scheme.round(r)))
+                except DivergedError as exc:  # the outputs hold the rounds before this one
+                    self.diverged = f"round {r}: {exc}"
+                    reason = "diverged"
+                    break
                 self.world.record_handovers(r)
                 last = r + 1 == stop.max_rounds
                 over_time = stop.max_sim_time_s is not None and env.now >= stop.max_sim_time_s
@@ -164,9 +179,11 @@ def default_run_dir(scenario: Scenario, root: Path = Path("results")) -> Path:
 
 
 def check_out_dir(out_dir: Path) -> None:
-    """Refuse to write into a non-empty directory (a ScenarioError: it is bad input)."""
+    """Refuse to write into a non-empty directory (a ScenarioError: it is bad input), unless
+    it is what a run killed before its first checkpoint left (reused)."""
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise ScenarioError("--out", f"{out_dir} exists and is not an empty directory")
+        if not is_dead_run_dir(out_dir):
+            raise ScenarioError("--out", f"{out_dir} exists and is not an empty directory")
 
 
 def run(
@@ -203,25 +220,24 @@ def run(
             scenario, final, out_dir is not None, progress, plots, source, every
         )
     t0 = time.perf_counter()
-    sim = Simulation.build(scenario, source=source)
-    reason = sim.run_rounds(progress=progress)
-    summary = summarize(sim, reason, time.perf_counter() - t0)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    sim = Simulation.build(scenario, source=source)  # bad input leaves no directory behind
+    # claimed before simulating: a directory that is taken or cannot be written is refused now
+    claim = claim_run_dir(final, out_dir is not None, lambda: default_run_dir(scenario))
+    final = claim.run_dir
     partial = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
     try:
+        reason = sim.run_rounds(progress=progress)
+        summary = summarize(sim, reason, time.perf_counter() - t0)
+        shutil.rmtree(partial, ignore_errors=True)
         write_run(partial, sim, summary, plots=plots)
-        while True:
-            try:
-                os.rename(partial, final)  # atomic; replaces an empty directory
-                break
-            except OSError:
-                if out_dir is not None or not final.exists():
-                    raise
-                final = default_run_dir(scenario)  # another run took the name meanwhile
+        os.rename(partial, final)  # atomic; replaces the claimed, empty directory
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
+        if claim.created:
+            shutil.rmtree(final, ignore_errors=True)
         raise
+    finally:
+        claim.release()
     return RunResult(
         summary=summary,
         out_dir=final,
@@ -247,14 +263,26 @@ def resume(
     Raises :class:`~fedsl_sim.checkpoint.CheckpointError` (bad input, naming the file) if the
     directory has no usable checkpoint or the run is already complete.
     """
-    t0 = time.perf_counter()
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(run_dir, "no such run directory")
+    take_claim(run_dir, "--resume")
+    try:
+        return _resume(run_dir, progress, plots, checkpoint_every, trust)
+    finally:
+        release_claim(run_dir)
+
+
+def _resume(
+    run_dir: Path, progress: bool, plots: bool, checkpoint_every: int | None, trust: bool
+) -> RunResult:
+    t0 = time.perf_counter()
     if (run_dir / "summary.json").exists():
         raise CheckpointError(
             run_dir / "summary.json", "the run is already complete; there is nothing to resume"
         )
+    if not checkpoint_path(run_dir).exists() and is_dead_run_dir(run_dir):
+        return _restart(run_dir, progress, plots, checkpoint_every)
     ckpt = load_checkpoint(checkpoint_path(run_dir), trust=trust)
     every = ckpt.checkpoint_every if checkpoint_every is None else checkpoint_every
     every = _checked_interval(every)
@@ -276,6 +304,30 @@ def resume(
     )
 
 
+def _restart(
+    run_dir: Path, progress: bool, plots: bool, checkpoint_every: int | None
+) -> RunResult:
+    """Resume a run killed before its first checkpoint: from round 0, with its scenario."""
+    from fedsl_sim.scenario import read_yaml_mapping, validate_scenario
+
+    settings_path = run_dir / CHECKPOINT_DIR / SETTINGS_FILE
+    try:
+        settings = json.loads(settings_path.read_text())
+        every, source = int(settings["checkpoint_every"]), str(settings["source"])
+    except (OSError, ValueError, KeyError, TypeError):
+        every, source = 1, str(run_dir / "scenario.yaml")
+    if checkpoint_every is not None:
+        every = checkpoint_every
+    every = _checked_interval(every)
+    path = run_dir / "scenario.yaml"
+    scenario = validate_scenario(read_yaml_mapping(path), str(path))
+    t0 = time.perf_counter()
+    sim = Simulation.build(scenario, source=source)
+    for stale in (run_dir / CHECKPOINT_DIR).glob(".*.tmp-*"):
+        stale.unlink(missing_ok=True)
+    return _continue(sim, run_dir, every, source, progress, plots, time.perf_counter() - t0)
+
+
 def _checked_interval(every: int) -> int:
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ScenarioError("--checkpoint-every", f"expected an integer >= 1, got {every!r}")
@@ -293,27 +345,25 @@ def _run_checkpointed(
 ) -> RunResult:
     t0 = time.perf_counter()
     sim = Simulation.build(scenario, source=source)  # bad input leaves no directory behind
-    while True:  # claim the run directory
-        created = not final.exists()
-        try:
-            final.mkdir(parents=True, exist_ok=explicit)
-            break
-        except FileExistsError:
-            if explicit:
-                raise
-            final = default_run_dir(scenario)  # another run took the name meanwhile
+    claim = claim_run_dir(final, explicit, lambda: default_run_dir(scenario))
+    final = claim.run_dir
     try:
         _write_atomic(final / "scenario.yaml", scenario.to_yaml())
-        (final / CHECKPOINT_DIR).mkdir()
+        (final / CHECKPOINT_DIR).mkdir(exist_ok=True)
+        # a run killed before its first checkpoint can still be resumed (from round 0)
+        settings = {"checkpoint_every": every, "source": source}
+        _write_atomic(final / CHECKPOINT_DIR / SETTINGS_FILE, json.dumps(settings))
         return _continue(sim, final, every, source, progress, plots, time.perf_counter() - t0)
     except BaseException:
         if not checkpoint_path(final).exists():  # nothing to resume: leave nothing behind
-            if created:
+            if claim.created:
                 shutil.rmtree(final, ignore_errors=True)
             else:
                 (final / "scenario.yaml").unlink(missing_ok=True)
                 shutil.rmtree(final / CHECKPOINT_DIR, ignore_errors=True)
         raise
+    finally:
+        claim.release()
 
 
 def _continue(

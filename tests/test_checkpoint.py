@@ -105,7 +105,8 @@ def interrupt(sc, run_dir: Path, every: int, after: int) -> None:
             run(sc, run_dir, plots=False, checkpoint_every=every)
     # an interrupted run directory holds only what is needed to resume, never summary.json
     assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoint", "scenario.yaml"]
-    assert [p.name for p in (run_dir / "checkpoint").iterdir()] == ["latest.ckpt"]
+    saved = sorted(p.name for p in (run_dir / "checkpoint").iterdir())
+    assert saved == ["latest.ckpt", "settings.json"]
     assert read_header(checkpoint_path(run_dir))["rounds_completed"] == after
 
 

@@ -6,6 +6,7 @@ benchmark calls the very same functions in a bare loop. Nothing here knows about
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -13,6 +14,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fedsl_sim.scenario import OptimizerConfig
+
+
+class DivergedError(ArithmeticError):
+    """Training diverged: a loss or a split-layer activation is not finite (e.g. a learning
+    rate far too large). The engine ends the run cleanly (``stop_reason: diverged``)."""
+
+
+def check_finite(x: Tensor | float, what: str) -> None:
+    """Raise :class:`DivergedError` if ``x`` (a loss or a tensor) holds NaN or infinity."""
+    ok = math.isfinite(x) if isinstance(x, float) else bool(torch.isfinite(x).all())
+    if not ok:
+        raise DivergedError(f"training diverged: the {what} is not finite")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -78,6 +91,7 @@ def server_gradients(
         p.grad = None
     inp = acts.detach().requires_grad_(True)
     loss = F.cross_entropy(model(inp), y)
+    check_finite(float(loss.detach()), "server's loss")
     loss.backward()
     grads = [p.grad for p in params]
     for p in params:
@@ -122,6 +136,7 @@ def local_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y:
     model.train()
     optimizer.zero_grad(set_to_none=True)
     loss = F.cross_entropy(model(x), y)
+    check_finite(float(loss.detach()), "device's loss")
     loss.backward()
     optimizer.step()
     return float(loss.detach())

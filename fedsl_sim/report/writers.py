@@ -132,7 +132,23 @@ def write_run(out: Path, sim: Simulation, summary: dict[str, Any], plots: bool =
         plot_accuracy_vs_time(rec.rounds, out / "accuracy_vs_time.png", title=sim.scenario.name)
         plot_latency_breakdown(rec, out / "latency_breakdown.png", title=sim.scenario.name)
     # written last: its presence marks a complete run directory
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.json").write_text(summary_json(summary))
+
+
+def json_safe(x: Any) -> Any:
+    """``x`` with every non-finite float (NaN, infinity) replaced by None, recursively."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    return x
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """``summary.json``'s text: strict JSON (a non-finite number becomes null)."""
+    return json.dumps(json_safe(summary), indent=2, allow_nan=False) + "\n"
 
 
 def format_summary(summary: dict[str, Any]) -> str:

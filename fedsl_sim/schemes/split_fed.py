@@ -41,6 +41,7 @@ from fedsl_sim.learning.flops import backward_flops, forward_flops, profile_laye
 from fedsl_sim.learning.models import build_layers
 from fedsl_sim.learning.split import (
     apply_gradients,
+    check_finite,
     client_backward,
     client_forward,
     evaluate,
@@ -363,6 +364,7 @@ class SplitFed(Scheme):
         x, y = self._batch(k)
         batch = len(y)
         acts = client_forward(model, x)
+        check_finite(acts.detach(), "split-layer activation")
         yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
         mask = self.dropout.sample_mask(acts.shape, self.dropout_gens[k], device=acts.device)
         sent, act_bits = self._encode(self.act_q, self.dropout.apply(acts.detach(), mask), mask, k)

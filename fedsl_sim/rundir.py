@@ -1,0 +1,180 @@
+"""Run directories: claimed atomically when a run starts, complete iff they hold summary.json.
+
+A run claims its directory before it simulates, so that two runs never write into one
+directory and a directory that cannot be written is found at once (exit 2), not after the
+simulation. The claim is two create-exclusive steps:
+
+* the directory itself: a default name (``results/<name>/<stamp>-seed<seed>``) is created with
+  ``mkdir`` (which fails if it exists, and then the next name ``...-2``, ``-3``, … is tried);
+  an explicit ``--out`` may also be an existing empty directory, or the remains of a run killed
+  before its first checkpoint (``scenario.yaml`` and an empty ``checkpoint/``), which is reused;
+* a claim file beside it, ``.<dir-name>.claim`` (``O_CREAT | O_EXCL``), holding the owner's
+  host and process id: a second run with the same ``--out`` is refused at once while the first
+  one lives. A claim left by a process that no longer exists (on this host) is taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fedsl_sim.scenario import ScenarioError
+
+CHECKPOINT_DIR = "checkpoint"
+#: what ``--checkpoint-every`` writes before its first checkpoint: the interval and source
+SETTINGS_FILE = "settings.json"
+
+
+def claim_path(run_dir: Path) -> Path:
+    """The claim file of ``run_dir`` (a hidden sibling)."""
+    return run_dir.parent / f".{run_dir.name}.claim"
+
+
+def _alive(owner: dict[str, object]) -> bool:
+    """Whether the process that wrote a claim still runs (always assumed on another host)."""
+    if owner.get("host") != socket.gethostname():
+        return True
+    pid = owner.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_owner(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text()[:1000])
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def take_claim(run_dir: Path, what: str = "--out") -> None:
+    """Claim ``run_dir`` for this process; :class:`ScenarioError` if a live run holds it."""
+    path = claim_path(run_dir)
+    me = json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            owner = _read_owner(path)
+            if owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname():
+                return  # ours already
+            if _alive(owner):
+                raise ScenarioError(
+                    what,
+                    f"{run_dir} is being written by another fedsl-sim run (pid "
+                    f"{owner.get('pid')} on {owner.get('host')}); choose another directory",
+                ) from None
+            path.unlink(missing_ok=True)  # left by a run that was killed: take it over
+            continue
+        except OSError as exc:
+            raise ScenarioError(
+                what, f"cannot write in {run_dir.parent}: {exc.strerror or exc}"
+            ) from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        return
+    raise ScenarioError(what, f"cannot claim {run_dir}: another run keeps claiming it")
+
+
+def release_claim(run_dir: Path) -> None:
+    """Give ``run_dir`` up (only a claim of this process)."""
+    path = claim_path(run_dir)
+    owner = _read_owner(path)
+    if owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname():
+        path.unlink(missing_ok=True)
+
+
+def is_dead_run_dir(run_dir: Path) -> bool:
+    """What a checkpointed run killed before its first checkpoint leaves: ``scenario.yaml``
+    and a ``checkpoint/`` folder without a checkpoint (its settings, temporary files)."""
+    try:
+        names = {p.name for p in run_dir.iterdir()}
+    except OSError:
+        return False
+    if "scenario.yaml" not in names or not names <= {"scenario.yaml", CHECKPOINT_DIR}:
+        return False
+    ckpt = run_dir / CHECKPOINT_DIR
+    if not ckpt.exists():
+        return True
+    return ckpt.is_dir() and all(
+        p.name == SETTINGS_FILE or p.name.startswith(".") for p in ckpt.iterdir()
+    )
+
+
+@dataclass
+class Claim:
+    """A claimed run directory; ``created``: this run made it (remove it on failure)."""
+
+    run_dir: Path
+    created: bool
+
+    def release(self) -> None:
+        release_claim(self.run_dir)
+
+
+def claim_run_dir(final: Path, explicit: bool, next_name: Callable[[], Path]) -> Claim:
+    """Claim the run directory ``final`` (``explicit``: given with ``--out``; otherwise a
+    default name, replaced by ``next_name()`` while taken). Raises :class:`ScenarioError`
+    (exit 2) when it cannot be created or written, is taken, or is not empty."""
+    while True:
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ScenarioError(
+                "--out", f"cannot create {final.parent}: {exc.strerror or exc}"
+            ) from None
+        if not explicit:
+            try:
+                final.mkdir()
+            except FileExistsError:
+                final = next_name()
+                continue
+            except OSError as exc:
+                raise ScenarioError("--out", f"cannot create {final}: {exc.strerror}") from None
+            take_claim(final)
+            return Claim(final, True)
+        take_claim(final)
+        try:
+            try:
+                final.mkdir()
+                created = True
+            except FileExistsError:
+                created = False
+                if not final.is_dir():
+                    raise ScenarioError(
+                        "--out", f"{final} exists and is not a directory"
+                    ) from None
+                if is_dead_run_dir(final):  # killed before its first checkpoint: start over
+                    for p in final.iterdir():
+                        if p.is_dir():
+                            shutil.rmtree(p)
+                        else:
+                            p.unlink()
+                elif any(final.iterdir()):
+                    raise ScenarioError(
+                        "--out", f"{final} exists and is not an empty directory"
+                    ) from None
+            except OSError as exc:
+                raise ScenarioError("--out", f"cannot create {final}: {exc.strerror}") from None
+            probe = final / f".write-test-{os.getpid()}"
+            try:
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                raise ScenarioError("--out", f"cannot write in {final}: {exc.strerror}") from None
+        except BaseException:
+            release_claim(final)
+            raise
+        return Claim(final, created)
