@@ -304,9 +304,7 @@ def _resume(
     )
 
 
-def _restart(
-    run_dir: Path, progress: bool, plots: bool, checkpoint_every: int | None
-) -> RunResult:
+def _restart(run_dir: Path, progress: bool, plots: bool, checkpoint_every: int | None) -> RunResult:
     """Resume a run killed before its first checkpoint: from round 0, with its scenario."""
     from fedsl_sim.scenario import read_yaml_mapping, validate_scenario
 

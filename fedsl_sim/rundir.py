@@ -153,9 +153,7 @@ def claim_run_dir(final: Path, explicit: bool, next_name: Callable[[], Path]) ->
             except FileExistsError:
                 created = False
                 if not final.is_dir():
-                    raise ScenarioError(
-                        "--out", f"{final} exists and is not a directory"
-                    ) from None
+                    raise ScenarioError("--out", f"{final} exists and is not a directory") from None
                 if is_dead_run_dir(final):  # killed before its first checkpoint: start over
                     for p in final.iterdir():
                         if p.is_dir():
