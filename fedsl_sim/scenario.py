@@ -15,7 +15,9 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -51,8 +53,33 @@ class ScenarioError(Exception):
         return (_rebuild_input_error, (type(self), self.source, self.message, self.path))
 
 
+def _accepts_bool(annotation: Any) -> bool:
+    """Whether a field's type admits a boolean (bool, Any, or a union with either)."""
+    if annotation is bool or annotation is Any:
+        return True
+    args = getattr(annotation, "__args__", None)
+    if args and getattr(annotation, "__origin__", None) not in (list, tuple, dict):
+        return any(_accepts_bool(a) for a in args)
+    return False
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, data: Any) -> Any:
+        """``true``/``false`` are not numbers: pydantic would read them as 1/0."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name) if isinstance(name, str) else None
+                if (
+                    field is not None
+                    and isinstance(value, bool)
+                    and not _accepts_bool(field.annotation)
+                ):
+                    raise _FieldError((name,), f"expected a number, got {value!r}")
+        return data
 
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -211,7 +238,19 @@ class SplitRule(_Model):
     layers: Annotated[list[PositiveInt], Field(min_length=1)]
 
 
-SplitLayer = PositiveInt | list[PositiveInt] | SplitRule
+def _split_kind(value: Any) -> str:
+    """Which form a ``split_layer`` is (so an error names the field, not each union branch)."""
+    if isinstance(value, dict | SplitRule):
+        return "split-rule"
+    return "split-list" if isinstance(value, list | tuple) else "split-int"
+
+
+SplitLayer = Annotated[
+    Annotated[PositiveInt, Tag("split-int")]
+    | Annotated[list[PositiveInt], Tag("split-list")]
+    | Annotated[SplitRule, Tag("split-rule")],
+    Discriminator(_split_kind),
+]
 
 
 def split_layer_values(split_layer: SplitLayer) -> list[int]:
@@ -1141,18 +1180,72 @@ def device_distance_range_m(devices: DevicesConfig) -> tuple[float, float]:
     return devices.placement.min_distance_m, devices.placement.radius_m
 
 
+#: longest value quoted back in an error message, characters
+MAX_ECHO_CHARS = 200
+#: largest scenario or sweep file read, bytes
+MAX_YAML_BYTES = 10 * 2**20
+#: most values (mapping keys and values, list items, scalars) a YAML document may expand to,
+#: counting every use of an alias: refuses "billion laughs" documents
+MAX_YAML_VALUES = 200_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses duplicate keys in a mapping (YAML forbids them;
+    PyYAML would silently keep the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key_node.value!r}",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _too_many_values(data: Any, limit: int) -> bool:
+    """Whether ``data`` holds more than ``limit`` values, aliases counted at each use."""
+    stack, n = [data], 0
+    while stack:
+        x = stack.pop()
+        n += 1
+        if n > limit:
+            return True
+        if isinstance(x, dict):
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    return False
+
+
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file whose top level is a mapping, with errors that name the file."""
+    """Read a YAML file whose top level is a mapping, with errors that name the file. Only a
+    regular file of at most :data:`MAX_YAML_BYTES`, without duplicate keys, expanding to at
+    most :data:`MAX_YAML_VALUES` values."""
     source = str(path)
     p = Path(path)
     if not p.exists():
         raise ScenarioError(source, "file not found")
     if p.is_dir():
         raise ScenarioError(source, "expected a YAML file, got a directory")
+    if not p.is_file():
+        raise ScenarioError(source, "expected a regular file (not a device, pipe or socket)")
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
     except OSError as exc:
         raise ScenarioError(source, f"cannot read the file ({exc.strerror})") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise ScenarioError(
+            source, f"expected at most {MAX_YAML_BYTES // 2**20} MiB, got a larger file"
+        )
     if b"\x00" in raw:
         raise ScenarioError(source, "expected a YAML text file, got binary data")
     try:
@@ -1164,12 +1257,20 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     if not text.strip():
         raise ScenarioError(source, "the file is empty")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError(source, f"YAML syntax error{where}: {problem}") from None
+    except RecursionError:
+        raise ScenarioError(source, "YAML nested too deeply") from None
+    if _too_many_values(data, MAX_YAML_VALUES):
+        raise ScenarioError(
+            source,
+            f"the YAML document expands to more than {MAX_YAML_VALUES} values (anchors and "
+            "aliases counted at each use); refused",
+        )
     if data is None:
         raise ScenarioError(source, "the file holds no YAML document (only comments?)")
     if not isinstance(data, dict):
@@ -1234,6 +1335,8 @@ def _dotted(loc: tuple[Any, ...], data: Any) -> str:
         elif isinstance(node, (list, tuple)) and isinstance(item, int) and item < len(node):
             parts.append(str(item))
             node = node[item]
+        elif node is not None and not isinstance(node, dict) and isinstance(item, str):
+            continue  # a union branch's tag over a value that is not a mapping
         elif last or not isinstance(item, str) or item.startswith("function-"):
             if not (isinstance(item, str) and item.startswith("function-")):
                 parts.append(str(item))
@@ -1261,6 +1364,8 @@ def _describe(err: Mapping[str, Any]) -> str:
         given_s = type(given).__name__
     else:
         given_s = repr(given)
+        if len(given_s) > MAX_ECHO_CHARS:  # never echo a huge value back
+            given_s = given_s[:MAX_ECHO_CHARS] + f"... ({len(given_s)} characters)"
     return f"{msg}, got {given_s}"
 
 
