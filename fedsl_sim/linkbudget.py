@@ -49,8 +49,15 @@ def ergodic_rate_bps(scenario: Scenario, bandwidth_hz: float, snr_mean: float) -
     model = scenario.network.fading.model
     if model == "none":
         return bandwidth_hz * math.log2(1 + snr_mean)
+    if snr_mean <= 0:
+        return 0.0
     if model == "rayleigh":
-        return bandwidth_hz * math.exp(1 / snr_mean) * special.exp1(1 / snr_mean) / math.log(2)
+        x = 1 / snr_mean
+        if x < 700:
+            scaled = math.exp(x) * special.exp1(x)
+        else:  # e^x E1(x) overflows as a product: its asymptotic series, exact to ~1e-11
+            scaled = (1 - 1 / x + 2 / x**2 - 6 / x**3) / x
+        return bandwidth_hz * scaled / math.log(2)
     pdf = _power_pdf(scenario)
     value, _ = integrate.quad(lambda x: math.log2(1 + x * snr_mean) * pdf(x), 0, np.inf, limit=200)
     return bandwidth_hz * value

@@ -862,6 +862,9 @@ class OutageConfig(_Model):
 
     snr_threshold_db: Annotated[float, Field(ge=-50, le=100)] | None = -5.0
     policy: Literal["wait", "harq", "drop"] = "wait"
+    #: ``wait``: a transmission that has not moved for this long (simulated seconds) stops the
+    #: run with an error naming the device (a link that can never deliver); null: wait for ever
+    max_wait_s: Annotated[float, Field(gt=0, le=1.0e9)] | None = 3600.0
     max_retransmissions: Annotated[int, Field(ge=0, le=1000)] = 3
     chase_combining: bool = False
 

@@ -113,6 +113,7 @@ class _Tx:
         "snr_integral",
         "failures",
         "chase_snr",
+        "idle_since",
     )
 
     def __init__(
@@ -129,12 +130,21 @@ class _Tx:
         self.snr_integral = 0.0
         self.failures = 0  # blocks lost so far (harq/drop)
         self.chase_snr = 0.0  # SNR combined from the failed blocks since the last success
+        self.idle_since: float | None = None  # since when it has sent nothing (wait)
 
     def split_off(self, member: int) -> _Tx:
         """A copy for receiver ``member`` alone (it leaves a multicast), its progress kept."""
         i = self.devices.index(member)
         tx = _Tx([member], self.uplink, self.bits, [self.events[i]], self.t_start)
-        for name in ("remaining", "on_air", "outage", "snr_integral", "failures", "chase_snr"):
+        for name in (
+            "remaining",
+            "on_air",
+            "outage",
+            "snr_integral",
+            "failures",
+            "chase_snr",
+            "idle_since",
+        ):
             setattr(tx, name, getattr(self, name))
         del self.devices[i], self.events[i]
         return tx
@@ -210,6 +220,8 @@ class Medium:
     min_share_hz : the narrowest part the ``power_aware`` scheduler gives an uplink, Hz.
     min_rate_snr_linear : the SINR below which ``rate_bps`` gives 0 (CQI 1's threshold for the
         CQI tables; 0 for Shannon): the ``power_aware`` scheduler treats it as a threshold too.
+    max_wait_s : a transmission that has sent nothing for this long (simulated seconds) is a
+        link that cannot deliver: :class:`SimulationError` naming its device (None: no limit).
     """
 
     #: Longest look-ahead of one plan, in channel blocks; a plan that sees no completion
@@ -235,6 +247,7 @@ class Medium:
         scheduler: str = "power_aware",
         min_share_hz: float = RESOURCE_BLOCK_HZ,
         min_rate_snr_linear: float = 0.0,
+        max_wait_s: float | None = None,
     ) -> None:
         if policy not in OUTAGE_POLICIES:
             raise ValueError(f"policy must be one of {OUTAGE_POLICIES}, got {policy!r}")
@@ -264,6 +277,7 @@ class Medium:
         self.scheduler = scheduler
         self._gamma = gamma if (scheduler == "power_aware" and policy == "wait") else 0.0
         self.min_share_hz = float(min_share_hz)
+        self.max_wait_s = max_wait_s
         # blind transmitters (harq/drop) fail block by block, so even a channel that never
         # changes is planned on the block grid; a waiting one on a static channel is not
         self.segmented = channel.time_varying or (
@@ -581,6 +595,7 @@ class Medium:
             if horizon >= self.MAX_HORIZON_BLOCKS:
                 wake_off, finishing, lost = float(ends_off[-1]), [], []
                 wake_block = j0 + horizon
+                self._check_stuck(now, now + wake_off, cum[-1], snr)
                 break
             horizon = min(self.MAX_HORIZON_BLOCKS, horizon * 4)
         # time radiating: a waiting transmitter pauses; a blind one radiates in every block
@@ -612,6 +627,38 @@ class Medium:
         )
         wake = self.env.timeout(wake_off)
         wake.callbacks.append(_Wake(self, self._token))
+
+    def _check_stuck(self, now: float, until: float, sent: np.ndarray, snr: np.ndarray) -> None:
+        """Called when a whole look-ahead passes without a completion: a transmission that
+        will have sent nothing for ``max_wait_s`` by ``until`` can never deliver."""
+        if self.max_wait_s is None:
+            return
+        for i, tx in enumerate(self._txs):
+            if sent[i] > 0:
+                tx.idle_since = None
+                continue
+            if tx.idle_since is None:
+                tx.idle_since = max(now, tx.t_start) if tx.remaining < tx.bits else tx.t_start
+            if until - tx.idle_since > self.max_wait_s:
+                k = tx.devices[0]
+                mean_db = 10 * math.log10(max(float(np.mean(snr[:, i])), 1e-300))
+                where = ""
+                distance = getattr(self.channel, "distance_m", None)
+                if callable(distance):
+                    where = f" {float(distance(now)[k]):.4g} m from its base station,"
+                threshold = (
+                    f"{10 * math.log10(self._gamma or self.snr_threshold or 1.0):.3g} dB"
+                    if (self._gamma or self.snr_threshold)
+                    else "none"
+                )
+                raise SimulationError(
+                    f"device {k} cannot deliver: its {'uplink' if tx.uplink else 'downlink'} has "
+                    f"sent nothing for {until - tx.idle_since:.4g} s of simulated time "
+                    f"(network.outage.max_wait_s = {self.max_wait_s:g});{where} its mean SNR "
+                    f"over the last {until - now:.4g} s was {mean_db:.3g} dB against a "
+                    f"threshold of {threshold}. Move it closer, lower "
+                    "network.outage.snr_threshold_db, or raise network.outage.max_wait_s"
+                )
 
     def _wake(self, token: int) -> None:
         if token != self._token:

@@ -109,6 +109,7 @@ class World:
             scheduler=net.access.scheduler,
             min_share_hz=net.access.min_share_hz,
             min_rate_snr_linear=min_rate_snr_linear(net.rate),
+            max_wait_s=net.outage.max_wait_s,
         )
         self.device_tx_power_w = self.medium.device_tx_power_w
         self.rounds = RoundControl(

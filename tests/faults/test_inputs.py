@@ -111,3 +111,34 @@ def test_a_normal_file_still_reads(tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(TINY))
     assert read_yaml_mapping(f)["name"] == "tiny"
+
+
+@pytest.mark.parametrize(
+    ("distance_m", "threshold_db"),
+    [(1e7, -5.0), (100.0, 100.0)],
+    ids=["far-device", "threshold-100-dB"],
+)
+def test_a_link_that_can_never_deliver_stops_with_a_message(
+    tmp_path, capsys, distance_m, threshold_db
+):
+    data = {**TINY, "devices": {**TINY["devices"]}, "network": {**TINY["network"]}}
+    data["devices"]["placement"] = {"kind": "fixed", "positions_m": [[distance_m, 0.0]]}
+    data["network"]["fading"] = {"model": "rayleigh", "coherence_s": 0.01}
+    data["network"]["outage"] = {"snr_threshold_db": threshold_db, "max_wait_s": 60.0}
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    assert main(["run", str(f), "--out", str(out), "--quiet", "--no-plots"]) == 1
+    err = capsys.readouterr().err
+    assert "device 0 cannot deliver" in err and "network.outage.max_wait_s = 60" in err
+    assert "mean SNR" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_the_link_budget_of_a_hopeless_device_has_no_overflow(tmp_path, capsys):
+    data = {**TINY, "network": {**TINY["network"], "fading": {"model": "rayleigh"}}}
+    data["devices"] = {**TINY["devices"], "placement": {"kind": "fixed", "positions_m": [[1e7, 0]]}}
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(data))
+    assert main(["link", str(f), "--json"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
