@@ -83,6 +83,13 @@ def _build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--backend", choices=("local", "ray"), default="local")
     swp.add_argument("--address", default=None, metavar="RAY_ADDRESS", help="Ray cluster")
     swp.add_argument("--quiet", action="store_true", help="no progress bar")
+    swp.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse sweeps of more than N runs (default 100,000)",
+    )
     dat = sub.add_parser("data", help="check a dataset folder, or download a dataset into one")
     dat.add_argument("dataset", choices=("cifar10", "mnist", "fashion_mnist"))
     dat.add_argument("root", nargs="?", default=None, metavar="DIR", help="folder to check")
@@ -212,11 +219,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from fedsl_sim.sweep import run_sweep
+    from fedsl_sim.sweep import MAX_SWEEP_RUNS, run_sweep
 
     try:
         out, rows = run_sweep(
-            args.sweep, args.out, args.workers, args.backend, args.address, not args.quiet
+            args.sweep,
+            args.out,
+            args.workers,
+            args.backend,
+            args.address,
+            not args.quiet,
+            MAX_SWEEP_RUNS if args.max_runs is None else args.max_runs,
         )
     except KeyboardInterrupt:
         print("interrupted; finished runs are kept (the same command resumes)", file=sys.stderr)

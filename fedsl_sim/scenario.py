@@ -85,6 +85,22 @@ class _Model(BaseModel):
 PositiveInt = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction01 = Annotated[float, Field(ge=0, lt=1)]
+# Physical ranges (inclusive): anything outside is a typo or a unit error, and the arithmetic
+# of the models stays finite inside them.
+#: a band, Hz: 1 kHz - 100 GHz
+BandwidthHz = Annotated[float, Field(ge=1.0e3, le=1.0e11)]
+#: a carrier frequency, Hz: 1 MHz - 1 THz
+CarrierHz = Annotated[float, Field(ge=1.0e6, le=1.0e12)]
+#: a distance or radius, m: at most 1,000 km
+DistanceM = Annotated[float, Field(gt=0, le=1.0e6)]
+#: a speed, m/s: at most 1,000
+SpeedMps = Annotated[float, Field(gt=0, le=1.0e3)]
+#: a channel block or sample, s: 1 us - 1,000 s
+BlockS = Annotated[float, Field(ge=1.0e-6, le=1.0e3)]
+#: a duration, s: at most 1e9 (about 32 years)
+DurationS = Annotated[float, Field(gt=0, le=1.0e9)]
+#: a coordinate, m: within 1,000 km of the origin
+CoordinateM = Annotated[float, Field(ge=-1.0e6, le=1.0e6)]
 
 
 # --------------------------------------------------------------------------- stop
@@ -94,7 +110,7 @@ class StopConfig(_Model):
     ``stop_at_target`` is set. ``target_accuracy`` also defines ``time_to_target_s``."""
 
     max_rounds: PositiveInt = 60
-    max_sim_time_s: PositiveFloat | None = None
+    max_sim_time_s: Annotated[float, Field(gt=0, le=1.0e12)] | None = None
     target_accuracy: Annotated[float, Field(gt=0, le=1)] | None = None
     stop_at_target: bool = False
 
@@ -121,9 +137,9 @@ class SyntheticDataset(_Model):
     """CIFAR-shaped class-conditional synthetic images, for benchmarks."""
 
     name: Literal["synthetic"]
-    n_train: Annotated[int, Field(ge=10)] = 5000
-    n_test: PositiveInt = 1000
-    num_classes: Annotated[int, Field(ge=2)] = 10
+    n_train: Annotated[int, Field(ge=10, le=200_000)] = 5000
+    n_test: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    num_classes: Annotated[int, Field(ge=2, le=1000)] = 10
     noise_std: Annotated[float, Field(ge=0)] = 1.0
 
     @property
@@ -398,8 +414,8 @@ class UniformDiscPlacement(_Model):
     """Devices uniform over the annulus min_distance_m <= r <= radius_m around the BS."""
 
     kind: Literal["uniform_disc"]
-    radius_m: PositiveFloat = 300.0
-    min_distance_m: Annotated[float, Field(ge=0)] = 10.0
+    radius_m: DistanceM = 300.0
+    min_distance_m: Annotated[float, Field(ge=0, le=1.0e6)] = 10.0
 
     @model_validator(mode="after")
     def _annulus(self) -> UniformDiscPlacement:
@@ -415,7 +431,7 @@ class FixedPlacement(_Model):
     """Explicit device positions in metres, BS at the origin."""
 
     kind: Literal["fixed"]
-    positions_m: tuple[tuple[float, float], ...]
+    positions_m: tuple[tuple[CoordinateM, CoordinateM], ...]
 
 
 PlacementConfig = Annotated[UniformDiscPlacement | FixedPlacement, Field(discriminator="kind")]
@@ -439,7 +455,8 @@ class StaticMobility(_Model):
         return 0.0
 
 
-SpeedRange = tuple[PositiveFloat, PositiveFloat]
+SpeedRange = tuple[SpeedMps, SpeedMps]
+BlockCount = Annotated[int, Field(ge=1, le=1000)]
 
 
 def _check_speed_range(speed: SpeedRange) -> None:
@@ -452,7 +469,7 @@ class _DiscMobility(_Model):
     """Movement inside a disc of ``radius_m`` around the base station (default: the placement
     disc; required with fixed placement)."""
 
-    radius_m: PositiveFloat | None = None
+    radius_m: DistanceM | None = None
 
 
 class _RangedSpeed(_Model):
@@ -475,7 +492,7 @@ class RandomWaypointMobility(_DiscMobility, _RangedSpeed):
     phases and speeds drawn from it, the placement ignored."""
 
     kind: Literal["random_waypoint"]
-    pause_s: Annotated[float, Field(ge=0)] = 0.0
+    pause_s: Annotated[float, Field(ge=0, le=1.0e9)] = 0.0
     stationary_start: bool = False
 
 
@@ -484,8 +501,8 @@ class RandomDirectionMobility(_DiscMobility, _RangedSpeed):
     ``travel_s`` seconds (or, when null, to the border), pausing ``pause_s``."""
 
     kind: Literal["random_direction"]
-    pause_s: Annotated[float, Field(ge=0)] = 0.0
-    travel_s: PositiveFloat | None = 30.0
+    pause_s: Annotated[float, Field(ge=0, le=1.0e9)] = 0.0
+    travel_s: DurationS | None = 30.0
 
 
 class GaussMarkovMobility(_DiscMobility):
@@ -493,10 +510,10 @@ class GaussMarkovMobility(_DiscMobility):
     memory ``alpha`` (0 = random walk, 1 = straight line); ``border`` reflect or steer."""
 
     kind: Literal["gauss_markov"]
-    mean_speed_mps: PositiveFloat = 2.0
+    mean_speed_mps: SpeedMps = 2.0
     alpha: Annotated[float, Field(ge=0, le=1)] = 0.75
-    update_s: PositiveFloat = 1.0
-    speed_std_mps: Annotated[float, Field(ge=0)] | None = None
+    update_s: DurationS = 1.0
+    speed_std_mps: Annotated[float, Field(ge=0, le=1.0e3)] | None = None
     border: Literal["reflect", "steer"] = "reflect"
 
     def max_speed_mps(self) -> float:
@@ -510,8 +527,8 @@ class ManhattanGridMobility(_RangedSpeed):
     start on the streets (the placement is ignored)."""
 
     kind: Literal["manhattan_grid"]
-    block_m: PositiveFloat = 100.0
-    n_blocks: tuple[PositiveInt, PositiveInt] = (4, 4)
+    block_m: DistanceM = 100.0
+    n_blocks: tuple[BlockCount, BlockCount] = (4, 4)
     turn_probs: tuple[
         Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]
     ] = (0.5, 0.25, 0.25)
@@ -627,7 +644,7 @@ class DeviceCompute(_Model):
 
 
 class DevicesConfig(_Model):
-    count: PositiveInt = 10
+    count: Annotated[int, Field(ge=1, le=100_000)] = 10
     placement: PlacementConfig = UniformDiscPlacement(kind="uniform_disc")
     mobility: MobilityConfig = StaticMobility(kind="static")
     compute: DeviceCompute = DeviceCompute()
@@ -682,8 +699,8 @@ class DevicesConfig(_Model):
 class ServerConfig(_Model):
     """Edge server co-located with the base station."""
 
-    flops_per_s: PositiveFloat = 1.0e13
-    workers: PositiveInt = 1
+    flops_per_s: Annotated[float, Field(ge=1.0e3, le=1.0e18)] = 1.0e13
+    workers: Annotated[int, Field(ge=1, le=100_000)] = 1
     tx_power_dbm: Annotated[float, Field(ge=-50, le=80)] = 43.0
 
 
@@ -692,8 +709,8 @@ class LogDistancePathLoss(_Model):
     """PL(d) = PL_fs(d0) + 10 * exponent * log10(d / d0) dB."""
 
     model: Literal["log_distance"]
-    exponent: PositiveFloat = 3.5
-    d0_m: PositiveFloat = 1.0
+    exponent: Annotated[float, Field(gt=0, le=10)] = 3.5
+    d0_m: DistanceM = 1.0
 
 
 class FreeSpacePathLoss(_Model):
@@ -714,8 +731,8 @@ class _ThreeGppPathLoss(_Model):
     LOS correlation distance. Outside a formula's distance range: an error, or with
     ``clamp`` the distance is clamped into it."""
 
-    h_bs_m: PositiveFloat | None = None
-    h_ut_m: PositiveFloat | None = None
+    h_bs_m: Annotated[float, Field(gt=0, le=1.0e4)] | None = None
+    h_ut_m: Annotated[float, Field(gt=0, le=1.0e4)] | None = None
     los: Literal["stochastic", "los", "nlos"] = "stochastic"
     clamp: bool = False
 
@@ -765,7 +782,7 @@ class ShadowingConfig(_Model):
 
     std_db: Annotated[float, Field(ge=0, le=30)] | None = None
     correlated: bool = True
-    corr_distance_m: PositiveFloat | None = None
+    corr_distance_m: DistanceM | None = None
 
 
 class _Fading(_Model):
@@ -776,8 +793,8 @@ class _Fading(_Model):
     (default a tenth of the coherence time at the fastest speed, at most 10 ms)."""
 
     time: Literal["block", "continuous"] = "block"
-    coherence_s: PositiveFloat = 0.01
-    sample_s: PositiveFloat | None = None
+    coherence_s: BlockS = 0.01
+    sample_s: BlockS | None = None
 
     @property
     def distribution_params(self) -> dict[str, Any]:
@@ -879,7 +896,7 @@ class InterferenceConfig(_Model):
     serving BS averaged over positions uniform in a disc of half the inter-site distance around
     its site. Interference adds to the noise in the SINR."""
 
-    inter_site_distance_m: PositiveFloat = 500.0
+    inter_site_distance_m: DistanceM = 500.0
     rings: Annotated[int, Field(ge=1, le=3)] = 1
     load: Annotated[float, Field(ge=0, le=1)] = 0.5
 
@@ -889,9 +906,9 @@ class CellConfig(_Model):
     direction) and ``tx_power_dbm`` default to ``network.carrier_hz``,
     ``network.bandwidth_hz`` and ``server.tx_power_dbm``. Cells use separate bands."""
 
-    position_m: tuple[float, float]
-    carrier_hz: PositiveFloat | None = None
-    bandwidth_hz: PositiveFloat | None = None
+    position_m: tuple[CoordinateM, CoordinateM]
+    carrier_hz: CarrierHz | None = None
+    bandwidth_hz: BandwidthHz | None = None
     tx_power_dbm: Annotated[float, Field(ge=-50, le=80)] | None = None
 
 
@@ -901,8 +918,8 @@ class BackhaulLink(_Model):
 
     a: str
     b: str
-    latency_s: Annotated[float, Field(ge=0)] = 0.001
-    capacity_bps: PositiveFloat = 1.0e9
+    latency_s: Annotated[float, Field(ge=0, le=1.0e3)] = 0.001
+    capacity_bps: Annotated[float, Field(ge=1.0, le=1.0e15)] = 1.0e9
 
 
 class HandoverConfig(_Model):
@@ -916,8 +933,8 @@ class HandoverConfig(_Model):
 
 
 class NetworkConfig(_Model):
-    carrier_hz: PositiveFloat = 3.5e9
-    bandwidth_hz: PositiveFloat = 20.0e6
+    carrier_hz: CarrierHz = 3.5e9
+    bandwidth_hz: BandwidthHz = 20.0e6
     noise_figure_db: Annotated[float, Field(ge=0, le=30)] = 7.0
     pathloss: PathLossConfig = LogDistancePathLoss(model="log_distance")
     shadowing: ShadowingConfig = ShadowingConfig()
@@ -1014,7 +1031,7 @@ class RoundsConfig(_Model):
     available at a round's start and none will come back (Bernoulli availability), the
     server waits this long for devices and records the round as empty."""
 
-    deadline_s: PositiveFloat | None = None
+    deadline_s: DurationS | None = None
     empty_round_s: Annotated[float, Field(gt=0, le=1.0e6)] = 1.0
     participation: ParticipationConfig = AllParticipate(kind="all")
     availability: AvailabilityConfig = AlwaysAvailable(kind="always")

@@ -25,6 +25,7 @@ Runs execute in a pool of spawned processes (``backend="local"``) or as Ray task
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import itertools
 import json
@@ -36,6 +37,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
@@ -56,8 +58,8 @@ from fedsl_sim.scenario import (
     Scenario,
     ScenarioError,
     _FieldError,
+    apply_overrides,
     input_error,
-    load_scenario,
     read_yaml_mapping,
     validate_scenario,
 )
@@ -68,6 +70,8 @@ DONE, FAILED, PENDING = "done", "failed", "pending"
 RAY_HINT = "pip install 'fedsl-sim[ray]'"
 
 Seed = Annotated[StrictInt, Field(ge=0, lt=2**63)]
+#: most runs a sweep may expand to unless the caller raises the limit (``--max-runs``)
+MAX_SWEEP_RUNS = 100_000
 
 
 def _canonical(value: Any) -> str:
@@ -139,6 +143,17 @@ class SweepSpec(BaseModel):
             (("grid",), self.grid or {}),
         ]
         groups += [(("cases", i), case) for i, case in enumerate(self.cases or ())]
+        # a key inside another (a.b and a.b.c) would make one override silently replace or
+        # rewrite the other: refused wherever the two are
+        every = [(loc + (key,), key) for loc, mapping in groups for key in mapping]
+        for where, key in every:
+            for other_where, other in every:
+                if other.startswith(key + "."):
+                    raise _FieldError(
+                        other_where,
+                        f"expected fields that do not overlap; {other!r} is inside {key!r} "
+                        f"({'.'.join(map(str, where[:-1]))}): set one or the other",
+                    )
         for loc, mapping in groups:
             for key in mapping:
                 where = loc + (key,)
@@ -158,6 +173,11 @@ class SweepSpec(BaseModel):
     @property
     def n_configurations(self) -> int:
         return len(self.cases or [{}]) * math.prod(len(v) for v in (self.grid or {}).values())
+
+    @property
+    def n_runs(self) -> int:
+        """Runs the sweep expands to (configurations x seeds), counted without expanding."""
+        return self.n_configurations * len(self.seeds or [None])
 
 
 class SweepRun(NamedTuple):
@@ -228,30 +248,56 @@ def _configurations(spec: SweepSpec) -> Iterator[tuple[dict[str, Any], dict[str,
             yield {**case, **dict(zip(grid, values, strict=True))}, case
 
 
-def expand_sweep(spec: SweepSpec, path: str | Path) -> list[SweepRun]:
+def expand_sweep(
+    spec: SweepSpec, path: str | Path, max_runs: int = MAX_SWEEP_RUNS
+) -> list[SweepRun]:
     """Every run of the sweep, each scenario validated; the first invalid one is reported as
-    a :class:`ScenarioError` naming the sweep file, the run's overrides and the field."""
+    a :class:`ScenarioError` naming the sweep file, the run's overrides and the field. A sweep
+    of more than ``max_runs`` runs is refused before anything is expanded; two runs that come
+    out as the same scenario (e.g. grid values 0 and 0.0) are refused too."""
+    if spec.n_runs > max_runs:
+        raise ScenarioError(
+            str(path),
+            f"the sweep expands to {spec.n_runs:,} runs, more than the limit of {max_runs:,}; "
+            "split it, or raise the limit with --max-runs",
+        )
     base = base_path(spec, path)
+    base_data = read_yaml_mapping(base)  # read once, not once per run
+    base_dir = base.resolve().parent
     one = spec.n_configurations == 1
     runs: list[SweepRun] = []
     errors: list[ScenarioError] = []
+    seen: dict[str, SweepRun] = {}
     for varied, case in _configurations(spec):
         overrides = {**spec.set_, **varied}
         for seed in spec.seeds or [None]:
+            merged = copy.deepcopy(overrides)  # a run never changes another's values
+            if seed is not None:
+                merged["seed"] = seed
             try:
-                sc = load_scenario(base, overrides=overrides, seed=seed)
+                data = apply_overrides(copy.deepcopy(base_data), merged, str(base))
+                sc = validate_scenario(data, str(base), base_dir=base_dir)
             except ScenarioError as exc:
                 errors.append(_run_error(spec, path, base, overrides, case, seed, exc))
                 continue
-            runs.append(
-                SweepRun(
-                    run_id_of(overrides, sc.seed),
-                    "" if one else _label(varied),
-                    overrides,
-                    sc.seed,
-                    sc,
+            key = sc.model_dump_json()
+            twin = seen.get(key)
+            if twin is not None:
+                raise ScenarioError(
+                    str(path),
+                    f"the runs with overrides {json.dumps(twin.overrides, default=str)} and "
+                    f"{json.dumps(overrides, default=str)} (seed {sc.seed}) are the same "
+                    "scenario (e.g. grid values 0 and 0.0): list each value once",
                 )
+            run = SweepRun(
+                run_id_of(overrides, sc.seed),
+                "" if one else _label(varied),
+                copy.deepcopy(overrides),
+                sc.seed,
+                sc,
             )
+            seen[key] = run
+            runs.append(run)
     if errors:
         first = errors[0]
         more = f"\n  (and {len(errors) - 1} more invalid runs)" if len(errors) > 1 else ""
@@ -291,10 +337,10 @@ def _run_error(
     )
 
 
-def load_sweep(path: str | Path) -> list[SweepRun]:
+def load_sweep(path: str | Path, max_runs: int = MAX_SWEEP_RUNS) -> list[SweepRun]:
     """Read a sweep file and expand it: ``[(run_id, case, overrides, seed, scenario), ...]``
     in expansion order (cases x grid x seeds), every scenario validated."""
-    return expand_sweep(read_sweep(path), path)
+    return expand_sweep(read_sweep(path), path, max_runs)
 
 
 # --------------------------------------------------------------------------- workers
@@ -509,13 +555,29 @@ def _finished_summary(run: SweepRun, run_dir: Path, out: Path) -> dict[str, Any]
     """The summary of a complete earlier run of exactly this scenario; None when there is none.
     A complete run of another scenario (the base file changed) is an error: never mixed in."""
     summary_path = run_dir / "summary.json"
+    if run_dir.exists() and not run_dir.is_dir():
+        warnings.warn(f"{run_dir} is not a run directory: the run is done again", stacklevel=2)
+        run_dir.unlink()
+        return None
     if not summary_path.is_file():
+        return None
+    try:
+        summary = json.loads(summary_path.read_text())
+        if not isinstance(summary, dict):
+            raise ValueError("not a JSON object")
+        missing = [k for k in ("rounds_completed", "energy_j", "bits") if k not in summary]
+        if missing:
+            raise ValueError(f"missing {missing}")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        warnings.warn(
+            f"{summary_path} is unreadable ({exc}): the run is done again", stacklevel=2
+        )
         return None
     try:
         earlier = validate_scenario(
             yaml.safe_load((run_dir / "scenario.yaml").read_text()), str(run_dir)
         )
-    except (OSError, yaml.YAMLError, ScenarioError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ScenarioError):
         earlier = None
     if earlier != run.scenario:
         raise ScenarioError(
@@ -524,7 +586,7 @@ def _finished_summary(run: SweepRun, run_dir: Path, out: Path) -> dict[str, Any]
             f"(overrides {json.dumps(run.overrides, default=str)}, seed {run.seed}); was the "
             "base scenario changed? Use another --out, or delete that run directory",
         )
-    return json.loads(summary_path.read_text())
+    return summary
 
 
 def run_sweep(
@@ -534,6 +596,7 @@ def run_sweep(
     backend: str = "local",
     address: str | None = None,
     progress: bool = False,
+    max_runs: int = MAX_SWEEP_RUNS,
 ) -> tuple[Path, list[dict[str, Any]]]:
     """Run every run of a sweep file that has not finished yet.
 
@@ -559,7 +622,7 @@ def run_sweep(
     if address is not None and backend != "ray":
         raise ScenarioError("--address", "expected only with --backend ray")
     spec = read_sweep(path)
-    runs = expand_sweep(spec, path)
+    runs = expand_sweep(spec, path, max_runs)
     if backend == "ray":
         _import_ray()
     out = (

@@ -25,6 +25,9 @@ from fedsl_sim.scenario import (
 from fedsl_sim.sim.channel import RadioChannel
 from fedsl_sim.sim.streams import Streams
 
+#: latest time an availability trace may name, s (about 32 years)
+MAX_TRACE_S = 1.0e9
+
 
 def read_down_intervals(path: str, n_devices: int, source: str) -> list[list[tuple[float, float]]]:
     """Per device, its down intervals [t_down, t_up) from a CSV ``device, t_down_s, t_up_s``."""
@@ -44,10 +47,11 @@ def read_down_intervals(path: str, n_devices: int, source: str) -> list[list[tup
                 raise ScenarioError(
                     source, f"{where}: line {line}: device {k} is not in 0..{n_devices - 1}"
                 )
-            if not (math.isfinite(t0) and 0 <= t0 < t1):
+            if not (math.isfinite(t0) and math.isfinite(t1) and 0 <= t0 < t1 <= MAX_TRACE_S):
                 raise ScenarioError(
                     source,
-                    f"{where}: line {line}: expected 0 <= t_down_s < t_up_s, got {t0}, {t1}",
+                    f"{where}: line {line}: expected 0 <= t_down_s < t_up_s <= {MAX_TRACE_S:g} "
+                    f"(finite seconds), got {t0}, {t1}",
                 )
             out[k].append((t0, t1))
     for k in range(n_devices):

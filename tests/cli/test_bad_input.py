@@ -49,7 +49,7 @@ BAD_FIELDS = [
         "negative-bandwidth",
         with_change("network.bandwidth_hz", -20e6),
         "network.bandwidth_hz",
-        "greater than 0",
+        "greater than or equal to 1000",
     ),
     (
         "pruning-rate-1",

@@ -115,7 +115,7 @@ def test_a_normal_file_still_reads(tmp_path):
 
 @pytest.mark.parametrize(
     ("distance_m", "threshold_db"),
-    [(1e7, -5.0), (100.0, 100.0)],
+    [(9e5, -5.0), (100.0, 100.0)],
     ids=["far-device", "threshold-100-dB"],
 )
 def test_a_link_that_can_never_deliver_stops_with_a_message(
@@ -137,8 +137,46 @@ def test_a_link_that_can_never_deliver_stops_with_a_message(
 
 def test_the_link_budget_of_a_hopeless_device_has_no_overflow(tmp_path, capsys):
     data = {**TINY, "network": {**TINY["network"], "fading": {"model": "rayleigh"}}}
-    data["devices"] = {**TINY["devices"], "placement": {"kind": "fixed", "positions_m": [[1e7, 0]]}}
+    data["devices"] = {**TINY["devices"], "placement": {"kind": "fixed", "positions_m": [[9e5, 0]]}}
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(data))
     assert main(["link", str(f), "--json"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("overrides", "path"),
+    [
+        ({"network__bandwidth_hz": 1e-300}, "network.bandwidth_hz"),
+        ({"network__bandwidth_hz": 1e308}, "network.bandwidth_hz"),
+        (
+            {"devices__mobility": {"kind": "random_waypoint", "speed_mps": [1.0, 1e308]}},
+            "devices.mobility.speed_mps.1",
+        ),
+        ({"devices__placement": {"kind": "uniform_disc", "radius_m": 1e308}}, None),
+        ({"network__fading": {"model": "rayleigh", "coherence_s": 1e-12}}, None),
+        ({"devices__count": 10**9}, "devices.count"),
+        ({"learning__dataset": {"name": "synthetic", "n_train": 10**10}}, None),
+        ({"devices__compute": {"cpu_hz": 1e-300}}, "devices.compute.cpu_hz"),
+        ({"devices__compute": {"kappa": 1e300}}, "devices.compute.kappa"),
+        ({"server__flops_per_s": 1e-300}, "server.flops_per_s"),
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_extreme_physical_values_are_refused(overrides, path):
+    with pytest.raises(ScenarioError) as exc:
+        make_scenario(**overrides)
+    if path is not None:
+        assert exc.value.path == path
+    assert "expected" in str(exc.value)
+
+
+@pytest.mark.parametrize("t_up", ["inf", "1e300"])
+def test_an_availability_trace_with_an_endless_outage_is_refused(tmp_path, t_up):
+    from fedsl_sim.engine import Simulation
+
+    trace = tmp_path / "down.csv"
+    trace.write_text(f"device,t_down_s,t_up_s\n0,0.0,{t_up}\n")
+    sc = make_scenario(rounds__availability={"kind": "trace", "path": str(trace)})
+    with pytest.raises(ScenarioError, match="t_up_s"):
+        Simulation.build(sc)
