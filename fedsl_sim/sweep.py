@@ -569,9 +569,7 @@ def _finished_summary(run: SweepRun, run_dir: Path, out: Path) -> dict[str, Any]
         if missing:
             raise ValueError(f"missing {missing}")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        warnings.warn(
-            f"{summary_path} is unreadable ({exc}): the run is done again", stacklevel=2
-        )
+        warnings.warn(f"{summary_path} is unreadable ({exc}): the run is done again", stacklevel=2)
         return None
     try:
         earlier = validate_scenario(
