@@ -30,6 +30,7 @@ import codecs
 import gzip
 import hashlib
 import io
+import math
 import pickle
 import shutil
 import struct
@@ -186,6 +187,24 @@ class RawSplits:
     format: str
 
 
+#: largest data file (or archive member, decompressed) read, bytes: the largest genuine one
+#: (MNIST's training images) is 47 MB, a CIFAR-10 batch 31 MB
+MAX_DATA_FILE_BYTES = 512 * 2**20
+
+
+def _read_bounded(fh: IO[bytes], where: str) -> bytes:
+    """All of ``fh``, refused past :data:`MAX_DATA_FILE_BYTES` (a decompression bomb, or not
+    the file its name says) before it exhausts the memory."""
+    data = fh.read(MAX_DATA_FILE_BYTES + 1)
+    if len(data) > MAX_DATA_FILE_BYTES:
+        raise DataFilesError(
+            where,
+            f"larger than {MAX_DATA_FILE_BYTES // 2**20} MiB (decompressed): not a genuine "
+            "data file",
+        )
+    return data
+
+
 def _hint(name: str, root: Path) -> str:
     return f"to download {TITLES[name]} there: fedsl-sim data {name} --download {root}"
 
@@ -302,9 +321,16 @@ def load_cifar_python_batch(file: IO[bytes], where: str) -> tuple[np.ndarray, np
     ):
         got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DataFilesError(where, f"expected data as a uint8 array (N, 3072), got {got}")
-    try:
-        y = np.asarray(labels, dtype=np.int64)
-    except (TypeError, ValueError):
+    # a list of plain ints only: anything else (e.g. a list that contains itself) is refused
+    # before numpy walks it
+    if isinstance(labels, list) and all(type(v) is int for v in labels):
+        try:
+            y = np.asarray(labels, dtype=np.int64)
+        except OverflowError:
+            y = np.empty(0)
+    elif isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 1:
+        y = labels.astype(np.int64)
+    else:
         y = np.empty(0)
     if y.shape != (data.shape[0],):
         got = type(labels).__name__
@@ -335,7 +361,8 @@ class _Source:
         if not self.archive:
             for fname in names:
                 try:
-                    yield self.where(fname), (self.path / fname).read_bytes()
+                    with (self.path / fname).open("rb") as fh:
+                        yield self.where(fname), _read_bounded(fh, self.where(fname))
                 except OSError as exc:
                     raise DataFilesError(self.where(fname), f"cannot read it ({exc})") from None
             return
@@ -355,7 +382,7 @@ class _Source:
                     if fname is not None and m.isfile():
                         f = tf.extractfile(m)
                         assert f is not None  # a regular file
-                        content[fname] = f.read()
+                        content[fname] = _read_bounded(f, self.where(fname))
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise DataFilesError(
                 str(self.path), f"cannot read the archive, truncated or corrupt ({exc})"
@@ -474,7 +501,7 @@ def parse_idx(data: bytes, where: str, ndim: int) -> np.ndarray:
     if len(data) < header:
         raise DataFilesError(where, f"truncated IDX header: {len(data)} bytes")
     dims = struct.unpack(f">{ndim}I", data[4:header])
-    size = header + int(np.prod(dims, dtype=np.int64))
+    size = header + math.prod(dims)  # exact: dimensions up to 2^32 each must not wrap
     if len(data) != size:
         raise DataFilesError(
             where,
@@ -486,10 +513,9 @@ def parse_idx(data: bytes, where: str, ndim: int) -> np.ndarray:
 
 def _read_maybe_gz(path: Path) -> bytes:
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            return _read_bounded(f, str(path))  # type: ignore[arg-type]
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFilesError(str(path), f"cannot read the file ({exc})") from None
 
