@@ -317,6 +317,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:  # e.g. a full disk while writing outputs, a checkpoint, a report
+        where = f" {exc.filename}" if exc.filename else ""
+        print(
+            f"error: cannot write{where}: {exc.strerror or exc} (partial outputs were removed; "
+            "a sweep's sweep.csv keeps its last complete state and the same command resumes)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":
