@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
 
@@ -127,7 +128,7 @@ def _cmd_validate(files: Sequence[str]) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from fedsl_sim.checkpoint import checkpoint_path
-    from fedsl_sim.engine import default_run_dir, resume, run
+    from fedsl_sim.engine import resume, run
     from fedsl_sim.report.writers import format_summary
     from fedsl_sim.scenario import ScenarioError, load_scenario, parse_override
 
@@ -166,16 +167,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
             overrides = dict(parse_override(o) for o in args.overrides)
             sc = load_scenario(args.scenario, overrides=overrides, seed=args.seed)
             out = args.out
-            if args.checkpoint_every is not None and out is None:
-                out = default_run_dir(sc)  # known here, to say where to resume from
-            res = run(
-                sc,
-                out_dir=out,
-                progress=progress,
-                plots=plots,
-                source=args.scenario,
-                checkpoint_every=args.checkpoint_every,
-            )
+            claimed: list[Path] = []
+            try:
+                res = run(
+                    sc,
+                    out_dir=out,
+                    progress=progress,
+                    plots=plots,
+                    source=args.scenario,
+                    checkpoint_every=args.checkpoint_every,
+                    on_run_dir=claimed.append,  # a default name may get a suffix
+                )
+            finally:
+                out = claimed[-1] if claimed else out
     except KeyboardInterrupt:
         if out is None or not checkpoint_path(out).exists():
             raise

@@ -193,6 +193,7 @@ def run(
     plots: bool = True,
     source: str = "scenario",
     checkpoint_every: int | None = None,
+    on_run_dir: Callable[[Path], None] | None = None,
 ) -> RunResult:
     """Run one scenario and write its outputs.
 
@@ -209,6 +210,8 @@ def run(
         with ``scenario.yaml`` and ``checkpoint/`` (the latest checkpoint only); the outputs
         are added when the run completes, ``summary.json`` last (a run directory is complete
         iff it has ``summary.json``), and the checkpoint is deleted.
+    on_run_dir : called with the run directory once it is claimed (a default name that was
+        taken gets a suffix), e.g. to say where to resume from after an interruption.
     """
     from fedsl_sim.report.writers import write_run
 
@@ -217,13 +220,15 @@ def run(
     if checkpoint_every is not None:
         every = _checked_interval(checkpoint_every)
         return _run_checkpointed(
-            scenario, final, out_dir is not None, progress, plots, source, every
+            scenario, final, out_dir is not None, progress, plots, source, every, on_run_dir
         )
     t0 = time.perf_counter()
     sim = Simulation.build(scenario, source=source)  # bad input leaves no directory behind
     # claimed before simulating: a directory that is taken or cannot be written is refused now
     claim = claim_run_dir(final, out_dir is not None, lambda: default_run_dir(scenario))
     final = claim.run_dir
+    if on_run_dir is not None:
+        on_run_dir(final)
     partial = final.parent / f".{final.name}.partial-{os.getpid()}"
     try:
         reason = sim.run_rounds(progress=progress)
@@ -340,11 +345,14 @@ def _run_checkpointed(
     plots: bool,
     source: str,
     every: int,
+    on_run_dir: Callable[[Path], None] | None = None,
 ) -> RunResult:
     t0 = time.perf_counter()
     sim = Simulation.build(scenario, source=source)  # bad input leaves no directory behind
     claim = claim_run_dir(final, explicit, lambda: default_run_dir(scenario))
     final = claim.run_dir
+    if on_run_dir is not None:
+        on_run_dir(final)
     try:
         _write_atomic(final / "scenario.yaml", scenario.to_yaml())
         (final / CHECKPOINT_DIR).mkdir(exist_ok=True)

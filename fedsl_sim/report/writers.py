@@ -2,7 +2,8 @@
 
 Numbers are written with Python's shortest round-trip ``repr``, so the same run gives
 byte-identical CSV files; missing values (no evaluation this round, no rate for an empty
-message) are empty cells.
+message, no SNR for a transmission that never had a signal) are empty cells: no output holds
+NaN or infinity.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def _cell(x: Any) -> Any:
         return ""
     if isinstance(x, float):  # also numpy floats, whose repr would be "np.float64(...)"
         x = float(x)
-        return repr(x) if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "")
+        return repr(x) if math.isfinite(x) else ""  # no NaN or infinity in any output
     return x
 
 

@@ -140,3 +140,23 @@ def test_summary_json_is_strict_json(tmp_path):
 
     text = summary_json({"a": float("inf"), "b": {"c": float("nan"), "d": [1.0, -float("inf")]}})
     assert json.loads(text) == {"a": None, "b": {"c": None, "d": [1.0, None]}}
+
+
+def test_two_checkpointed_runs_started_in_the_same_second_get_two_directories(
+    tmp_path, monkeypatch, capsys
+):
+    import time as time_mod
+
+    import yaml
+    from simtools import TINY
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(time_mod, "strftime", lambda fmt: "20260101-000000")
+    taken = tmp_path / "results" / "tiny" / "20260101-000000-seed1"
+    taken.mkdir(parents=True)  # the other run's directory, still running
+    claim_path(taken).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump({**TINY, "stop": {"max_rounds": 1}}))
+    assert main(["run", str(scenario), "--checkpoint-every", "1", "--quiet", "--no-plots"]) == 0
+    assert (taken.with_name(taken.name + "-2") / "summary.json").is_file()
+    assert list(taken.iterdir()) == []  # the other run's directory was left alone
