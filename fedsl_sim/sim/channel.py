@@ -287,14 +287,23 @@ class RadioChannel:
             return np.broadcast_to(self._chunk(0)[0], (count, self.n))
         size = self.CHUNK_BLOCKS
         first, last = j0 // size, (j0 + count - 1) // size
-        for c in [c for c in self._chunks if c < first]:
-            del self._chunks[c]
-            self._components.pop(c, None)
-        self.fading.discard_before(first * size)
+        # the processes are sequential: a jump ahead (a long computation with an idle medium)
+        # still computes every chunk in between, each dropped once the next one exists
+        while self._next_chunk < first:
+            self._chunk(self._next_chunk)
+            self._drop_before(self._next_chunk)
+        self._drop_before(first)
         rows = [self._chunk(c) for c in range(first, last + 1)]
         block = rows[0] if len(rows) == 1 else np.concatenate(rows)
         start = j0 - first * size
         return block[start : start + count]
+
+    def _drop_before(self, chunk: int) -> None:
+        """Free the chunks (and the fading draws) before ``chunk``: time does not go back."""
+        for c in [c for c in self._chunks if c < chunk]:
+            del self._chunks[c]
+            self._components.pop(c, None)
+        self.fading.discard_before(chunk * self.CHUNK_BLOCKS)
 
     def gain(self, j: int) -> np.ndarray:
         """(n,) linear power gains of block ``j``."""

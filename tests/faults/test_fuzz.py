@@ -8,7 +8,8 @@ summary.json's totals equal to the sums of events.csv.
 
 CI runs a small derandomized sample; by hand, a longer random one:
 
-    FEDSL_FUZZ_EXAMPLES=300 FEDSL_FUZZ_RANDOM=1 .venv/bin/python -m pytest tests/faults/test_fuzz.py
+    FEDSL_FUZZ_EXAMPLES=1000 FEDSL_FUZZ_RANDOM=1 FEDSL_FUZZ_LOG=/tmp/fuzz.log \
+        .venv/bin/python -m pytest -p no:cacheprovider tests/faults/test_fuzz.py
 """
 
 from __future__ import annotations
@@ -203,5 +204,15 @@ def test_random_valid_scenarios_run_to_consistent_outputs(data):
             run(sc, out_dir=out, plots=False)
         except (ScenarioError, SimulationError) as exc:  # a clear, documented refusal
             assert str(exc) and not out.exists()
+            _log(f"refused: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
             return
         check_outputs(out)
+        _log("ran")
+
+
+def _log(line: str) -> None:
+    """With FEDSL_FUZZ_LOG=FILE, one line per example (how the long profile is counted)."""
+    path = os.environ.get("FEDSL_FUZZ_LOG")
+    if path:
+        with open(path, "a") as fh:
+            fh.write(line + "\n")

@@ -640,3 +640,19 @@ def test_a_stale_device_computes_its_mask_after_fetching_the_average(tmp_path, m
     # the weights it saw are the round-0 average, not its initial weights
     init = Simulation.build(sc).scheme.clients[1].state_dict()
     assert any(not torch.equal(seen[0][k], init[k]) for k in init)
+
+
+def test_a_long_computation_with_an_idle_medium_jumps_many_chunks_ahead():
+    # found by the fuzz test: a 1 MHz device computes for over a second while the medium is
+    # idle; with 1 ms blocks the next transmission is thousands of blocks (several chunks)
+    # ahead, and the channel must still compute the chunks in between in order
+    sc = make_scenario(
+        scheme="fl",
+        devices__compute={"cpu_hz": 1e6, "flops_per_cycle": 1.0},
+        network__fading={"model": "rayleigh", "coherence_s": 0.001},
+        stop__max_rounds=1,
+    )
+    sim = Simulation.build(sc)
+    sim.run_rounds()
+    assert sim.world.env.now > 3 * sim.world.channel.CHUNK_BLOCKS * 0.001
+    assert events(sim, "model_download")
