@@ -31,6 +31,7 @@ SHA-256 alone could not do this: whoever edits the payload recomputes it.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import hashlib
 import hmac
@@ -229,16 +230,25 @@ def checkpoint_key() -> tuple[bytes, Path]:
     """The running user's checkpoint signing key and its file, created (mode 0600) on first
     use. Raises :class:`CheckpointError` when it exists but is unusable."""
     path = config_dir() / KEY_FILE
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise CheckpointError(path, f"cannot create the checkpoint key: {exc.strerror}") from None
-    else:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(os.urandom(_KEY_BYTES))
+    if not path.exists():
+        # written whole to a private temporary file, then linked into place: a concurrent
+        # first use never reads a partial key (the loser of the race uses the winner's)
+        tmp = path.with_name(f".{KEY_FILE}.tmp-{os.getpid()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(os.urandom(_KEY_BYTES))
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise CheckpointError(
+                path, f"cannot create the checkpoint key: {exc.strerror or exc}"
+            ) from None
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
     try:
         key = path.read_bytes()
     except OSError as exc:

@@ -322,10 +322,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return EXIT_OK
     except OSError as exc:  # e.g. a full disk while writing outputs, a checkpoint, a report
-        where = f" {exc.filename}" if exc.filename else ""
+        where = f" ({exc.filename})" if exc.filename else ""
         print(
-            f"error: cannot write{where}: {exc.strerror or exc} (partial outputs were removed; "
-            "a sweep's sweep.csv keeps its last complete state and the same command resumes)",
+            f"error: file system error: {exc.strerror or exc}{where}; partial outputs were "
+            "removed (a sweep's sweep.csv keeps its last complete state: the same command "
+            "resumes)",
             file=sys.stderr,
         )
         return EXIT_FAILURE

@@ -19,6 +19,7 @@ import fedsl_sim.schemes  # noqa: F401  (fills the scheme registry)
 from fedsl_sim.checkpoint import (
     CHECKPOINT_DIR,
     CheckpointError,
+    checkpoint_key,
     checkpoint_path,
     dataset_sha256,
     load_checkpoint,
@@ -28,6 +29,7 @@ from fedsl_sim.learning.federated import FederatedData
 from fedsl_sim.learning.split import DivergedError, resolve_device
 from fedsl_sim.rundir import (
     SETTINGS_FILE,
+    claim_path,
     claim_run_dir,
     is_dead_run_dir,
     release_claim,
@@ -172,7 +174,7 @@ def default_run_dir(scenario: Scenario, root: Path = Path("results")) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = root / scenario.name / f"{stamp}-seed{scenario.seed}"
     candidate, i = base, 1
-    while candidate.exists():
+    while candidate.exists() or claim_path(candidate).exists():
         i += 1
         candidate = base.with_name(f"{base.name}-{i}")
     return candidate
@@ -315,17 +317,24 @@ def _restart(run_dir: Path, progress: bool, plots: bool, checkpoint_every: int |
 
     settings_path = run_dir / CHECKPOINT_DIR / SETTINGS_FILE
     try:
-        settings = json.loads(settings_path.read_text())
-        every, source = int(settings["checkpoint_every"]), str(settings["source"])
-    except (OSError, ValueError, KeyError, TypeError):
-        every, source = 1, str(run_dir / "scenario.yaml")
+        settings = json.loads(settings_path.read_text()[:10_000])
+        every, source = settings["checkpoint_every"], str(settings["source"])[:1000]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        raise CheckpointError(
+            settings_path, "unreadable (expected checkpoint_every and source as JSON)"
+        ) from None
     if checkpoint_every is not None:
         every = checkpoint_every
+    elif isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise CheckpointError(
+            settings_path, f"checkpoint_every: expected an integer >= 1, got {every!r}"
+        )
     every = _checked_interval(every)
     path = run_dir / "scenario.yaml"
     scenario = validate_scenario(read_yaml_mapping(path), str(path))
     t0 = time.perf_counter()
     sim = Simulation.build(scenario, source=source)
+    (run_dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
     for stale in (run_dir / CHECKPOINT_DIR).glob(".*.tmp-*"):
         stale.unlink(missing_ok=True)
     return _continue(sim, run_dir, every, source, progress, plots, time.perf_counter() - t0)
@@ -349,6 +358,7 @@ def _run_checkpointed(
 ) -> RunResult:
     t0 = time.perf_counter()
     sim = Simulation.build(scenario, source=source)  # bad input leaves no directory behind
+    checkpoint_key()  # a key that cannot be made or read is found now, not after a round
     claim = claim_run_dir(final, explicit, lambda: default_run_dir(scenario))
     final = claim.run_dir
     if on_run_dir is not None:

@@ -54,9 +54,17 @@ def _alive(owner: dict[str, object]) -> bool:
 def _read_owner(path: Path) -> dict[str, object]:
     try:
         data = json.loads(path.read_text()[:1000])
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _stale(owner: dict[str, object]) -> bool:
+    """A claim nobody holds: unreadable (its writer died while writing it), or of a process
+    of this host that no longer exists. A claim of another host cannot be checked."""
+    if not isinstance(owner.get("host"), str) or not isinstance(owner.get("pid"), int):
+        return True
+    return not _alive(owner)
 
 
 def take_claim(run_dir: Path, what: str = "--out") -> None:
@@ -70,11 +78,13 @@ def take_claim(run_dir: Path, what: str = "--out") -> None:
             owner = _read_owner(path)
             if owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname():
                 return  # ours already
-            if _alive(owner):
+            if not _stale(owner):
+                advice = "choose another directory" if what == "--out" else "wait for it"
                 raise ScenarioError(
                     what,
                     f"{run_dir} is being written by another fedsl-sim run (pid "
-                    f"{owner.get('pid')} on {owner.get('host')}); choose another directory",
+                    f"{owner.get('pid')} on {owner.get('host')}); {advice}, or, if no run is "
+                    f"writing it (e.g. it was killed on another machine), delete {path}",
                 ) from None
             path.unlink(missing_ok=True)  # left by a run that was killed: take it over
             continue
@@ -82,8 +92,14 @@ def take_claim(run_dir: Path, what: str = "--out") -> None:
             raise ScenarioError(
                 what, f"cannot write in {run_dir.parent}: {exc.strerror or exc}"
             ) from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(me)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(me)
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise ScenarioError(
+                what, f"cannot write in {run_dir.parent}: {exc.strerror or exc}"
+            ) from None
         return
     raise ScenarioError(what, f"cannot claim {run_dir}: another run keeps claiming it")
 
@@ -98,19 +114,17 @@ def release_claim(run_dir: Path) -> None:
 
 def is_dead_run_dir(run_dir: Path) -> bool:
     """What a checkpointed run killed before its first checkpoint leaves: ``scenario.yaml``
-    and a ``checkpoint/`` folder without a checkpoint (its settings, temporary files)."""
+    and a ``checkpoint/`` folder holding its ``settings.json`` and no checkpoint (temporary
+    files at most). Anything else — a user's own ``scenario.yaml`` alone, say — is not."""
     try:
         names = {p.name for p in run_dir.iterdir()}
+        ckpt = run_dir / CHECKPOINT_DIR
+        if names != {"scenario.yaml", CHECKPOINT_DIR} or not ckpt.is_dir():
+            return False
+        inside = {p.name for p in ckpt.iterdir()}
     except OSError:
         return False
-    if "scenario.yaml" not in names or not names <= {"scenario.yaml", CHECKPOINT_DIR}:
-        return False
-    ckpt = run_dir / CHECKPOINT_DIR
-    if not ckpt.exists():
-        return True
-    return ckpt.is_dir() and all(
-        p.name == SETTINGS_FILE or p.name.startswith(".") for p in ckpt.iterdir()
-    )
+    return SETTINGS_FILE in inside and all(n == SETTINGS_FILE or n.startswith(".") for n in inside)
 
 
 @dataclass
@@ -143,8 +157,15 @@ def claim_run_dir(final: Path, explicit: bool, next_name: Callable[[], Path]) ->
                 continue
             except OSError as exc:
                 raise ScenarioError("--out", f"cannot create {final}: {exc.strerror}") from None
-            take_claim(final)
+            try:
+                take_claim(final, "the run directory")
+            except ScenarioError:  # a claim of a run elsewhere on this name: the next one
+                final.rmdir()
+                final = next_name()
+                continue
             return Claim(final, True)
+        if final.is_symlink():
+            raise ScenarioError("--out", f"{final} is a symbolic link; give the directory itself")
         take_claim(final)
         try:
             try:

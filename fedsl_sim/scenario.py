@@ -53,13 +53,24 @@ class ScenarioError(Exception):
         return (_rebuild_input_error, (type(self), self.source, self.message, self.path))
 
 
-def _accepts_bool(annotation: Any) -> bool:
-    """Whether a field's type admits a boolean (bool, Any, or a union with either)."""
-    if annotation is bool or annotation is Any:
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is a number, or a union or list/tuple of numbers (never bool)."""
+    if annotation is bool:
+        return False
+    if annotation in (int, float):
         return True
-    args = getattr(annotation, "__args__", None)
-    if args and getattr(annotation, "__origin__", None) not in (list, tuple, dict):
-        return any(_accepts_bool(a) for a in args)
+    meta_origin = getattr(annotation, "__origin__", None)
+    if meta_origin is not None and hasattr(annotation, "__metadata__"):  # Annotated[...]
+        return _numeric(meta_origin)
+    args = getattr(annotation, "__args__", None) or ()
+    return any(_numeric(a) for a in args if a is not type(None) and a is not Ellipsis)
+
+
+def _bool_inside(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_bool_inside(v) for v in value)
     return False
 
 
@@ -73,12 +84,10 @@ class _Model(BaseModel):
         if isinstance(data, dict):
             for name, value in data.items():
                 field = cls.model_fields.get(name) if isinstance(name, str) else None
-                if (
-                    field is not None
-                    and isinstance(value, bool)
-                    and not _accepts_bool(field.annotation)
-                ):
-                    raise _FieldError((name,), f"expected a number, got {value!r}")
+                if field is not None and _numeric(field.annotation) and _bool_inside(value):
+                    raise _FieldError(
+                        (name,), f"expected numbers, got a boolean (true/false) in {value!r}"
+                    )
         return data
 
 
@@ -1278,6 +1287,8 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
         raise ScenarioError(source, "the file is empty")
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ScenarioError(source, f"cannot read a value: {str(exc)[:MAX_ECHO_CHARS]}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -1309,9 +1320,17 @@ def parse_override(text: str) -> tuple[str, Any]:
             "--set", f"expected KEY=VALUE (e.g. learning.split_layer=3), got {text!r}"
         )
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
+        parsed = yaml.load(value, Loader=_StrictLoader) if value.strip() else None  # noqa: S506
+    except yaml.constructor.ConstructorError as exc:  # e.g. a duplicate key in a mapping
+        raise ScenarioError("--set", f"{key}: {exc.problem}") from None
     except yaml.YAMLError:
         parsed = value
+    except (ValueError, RecursionError) as exc:
+        raise ScenarioError(
+            "--set", f"{key}: cannot read the value ({str(exc)[:MAX_ECHO_CHARS] or 'too deep'})"
+        ) from None
+    if _too_many_values(parsed, MAX_YAML_VALUES):
+        raise ScenarioError("--set", f"{key}: the value expands to too many values; refused")
     return key, parsed
 
 
@@ -1355,7 +1374,7 @@ def _dotted(loc: tuple[Any, ...], data: Any) -> str:
         elif isinstance(node, (list, tuple)) and isinstance(item, int) and item < len(node):
             parts.append(str(item))
             node = node[item]
-        elif node is not None and not isinstance(node, dict) and isinstance(item, str):
+        elif not isinstance(node, dict) and isinstance(item, str) and i > 0:
             continue  # a union branch's tag over a value that is not a mapping
         elif last or not isinstance(item, str) or item.startswith("function-"):
             if not (isinstance(item, str) and item.startswith("function-")):

@@ -54,7 +54,9 @@ from pydantic import (
 )
 
 from fedsl_sim.report.writers import SUMMARY_METRICS, summary_metrics
+from fedsl_sim.rundir import release_claim, take_claim
 from fedsl_sim.scenario import (
+    MAX_ECHO_CHARS,
     Scenario,
     ScenarioError,
     _FieldError,
@@ -72,6 +74,14 @@ RAY_HINT = "pip install 'fedsl-sim[ray]'"
 Seed = Annotated[StrictInt, Field(ge=0, lt=2**63)]
 #: most runs a sweep may expand to unless the caller raises the limit (``--max-runs``)
 MAX_SWEEP_RUNS = 100_000
+
+
+def _quoted(value: Any) -> str:
+    """``value`` as JSON for a message, at most :data:`MAX_ECHO_CHARS` characters."""
+    text = json.dumps(value, default=str)
+    if len(text) > MAX_ECHO_CHARS:
+        text = text[:MAX_ECHO_CHARS] + f"... ({len(text)} characters)"
+    return text
 
 
 def _canonical(value: Any) -> str:
@@ -285,8 +295,8 @@ def expand_sweep(
             if twin is not None:
                 raise ScenarioError(
                     str(path),
-                    f"the runs with overrides {json.dumps(twin.overrides, default=str)} and "
-                    f"{json.dumps(overrides, default=str)} (seed {sc.seed}) are the same "
+                    f"the runs with overrides {_quoted(twin.overrides)} and "
+                    f"{_quoted(overrides)} (seed {sc.seed}) are the same "
                     "scenario (e.g. grid values 0 and 0.0): list each value once",
                 )
             run = SweepRun(
@@ -331,7 +341,7 @@ def _run_error(
     detail = exc.message if exc.path is not None else str(exc)
     return ScenarioError(
         str(path),
-        f"{detail}\n  in the run with overrides {json.dumps(dict(overrides), default=str)}"
+        f"{detail}\n  in the run with overrides {_quoted(dict(overrides))}"
         f"{seed_text} (base scenario {base})",
         path=field,
     )
@@ -581,7 +591,7 @@ def _finished_summary(run: SweepRun, run_dir: Path, out: Path) -> dict[str, Any]
         raise ScenarioError(
             str(out),
             f"{run_dir.relative_to(out)} holds a run of a different scenario than this sweep's "
-            f"(overrides {json.dumps(run.overrides, default=str)}, seed {run.seed}); was the "
+            f"(overrides {_quoted(run.overrides)}, seed {run.seed}); was the "
             "base scenario changed? Use another --out, or delete that run directory",
         )
     return summary
@@ -629,6 +639,27 @@ def run_sweep(
         else Path("results") / "sweeps" / (spec.name or Path(path).stem)
     )
     _check_out(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError("--out", f"cannot create {out}: {exc.strerror or exc}") from None
+    take_claim(out)  # two sweeps into one directory would delete each other's runs
+    try:
+        return _run_claimed(spec, runs, path, out, workers, backend, address, progress)
+    finally:
+        release_claim(out)
+
+
+def _run_claimed(
+    spec: SweepSpec,
+    runs: list[SweepRun],
+    path: str | Path,
+    out: Path,
+    workers: int | None,
+    backend: str,
+    address: str | None,
+    progress: bool,
+) -> tuple[Path, list[dict[str, Any]]]:
     runs_dir = out / "runs"
     summaries = [_finished_summary(r, runs_dir / r.run_id, out) for r in runs]
 

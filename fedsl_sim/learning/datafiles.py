@@ -187,6 +187,8 @@ class RawSplits:
     format: str
 
 
+#: images in one CIFAR-10 batch file (the official ones hold exactly this many)
+CIFAR_MAX_PER_BATCH = 10_000
 #: largest data file (or archive member, decompressed) read, bytes: the largest genuine one
 #: (MNIST's training images) is 47 MB, a CIFAR-10 batch 31 MB
 MAX_DATA_FILE_BYTES = 512 * 2**20
@@ -321,6 +323,11 @@ def load_cifar_python_batch(file: IO[bytes], where: str) -> tuple[np.ndarray, np
     ):
         got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DataFilesError(where, f"expected data as a uint8 array (N, 3072), got {got}")
+    if data.shape[0] > CIFAR_MAX_PER_BATCH:  # before anything touches (copies) its memory
+        raise DataFilesError(
+            where,
+            f"expected at most {CIFAR_MAX_PER_BATCH} images in a batch, got {data.shape[0]}",
+        )
     # a list of plain ints only: anything else (e.g. a list that contains itself) is refused
     # before numpy walks it
     if isinstance(labels, list) and all(type(v) is int for v in labels):

@@ -32,7 +32,7 @@ def test_a_full_disk_while_writing_a_run(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     assert main(["run", str(f), "--out", str(out), "--quiet", "--no-plots"]) == 1
     err = capsys.readouterr().err
-    assert "error: cannot write" in err and "No space left on device" in err
+    assert "error: file system error: No space left on device" in err
     assert "Traceback" not in err
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]  # nothing partial

@@ -79,7 +79,7 @@ def test_an_alias_bomb_is_refused_quickly_and_quietly(tmp_path, capsys, where):
     ],
 )
 def test_booleans_are_not_numbers(overrides, path):
-    with pytest.raises(ScenarioError, match="expected a number, got") as exc:
+    with pytest.raises(ScenarioError, match="expected numbers, got a boolean") as exc:
         make_scenario(**overrides)
     assert exc.value.path == path
 
