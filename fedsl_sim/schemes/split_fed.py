@@ -237,7 +237,6 @@ class SplitFed(Scheme):
                 copy.deepcopy(self.clients[k].state_dict()),
                 copy.deepcopy(self.client_opts[k].state_dict()),
                 self._mask_state(k),
-                k in self._stale,
             )
         work = env.process(self._interruptible(k, r, aggregate))
         stops: list[simpy.Event] = [work]
@@ -256,7 +255,7 @@ class SplitFed(Scheme):
         self._uploads[k] = None
         if went_down:
             assert snapshot is not None
-            model_state, opt_state, mask_state, _ = snapshot
+            model_state, opt_state, mask_state = snapshot
             self.clients[k].load_state_dict(model_state)
             self.client_opts[k].load_state_dict(opt_state)
             self._restore_mask_state(k, mask_state)
@@ -299,10 +298,6 @@ class SplitFed(Scheme):
     def global_client(self) -> nn.Module:
         """The last averaged client-side model (up to the shallowest split layer)."""
         return self.global_model[: min(self.splits)]
-
-    def _global_view(self, k: int) -> nn.Sequential:
-        """Device k's part of the last averaged model (shares its parameters)."""
-        return self.global_model[: self.splits[k]]
 
     def _server_for(self, k: int) -> tuple[nn.Module, torch.optim.Optimizer | None]:
         """The server-side model that serves device k (from its layer s_k + 1 on) and the
