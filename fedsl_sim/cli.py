@@ -98,6 +98,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--download", default=None, metavar="DIR", help="fetch, verify and extract into DIR"
     )
     dat.add_argument("--format", choices=("binary", "python"), default=None, help="CIFAR-10 only")
+    sch = sub.add_parser("schema", help="the scenario's JSON schema, for editors")
+    sch.add_argument(
+        "--out", default=None, metavar="FILE", help="write it to FILE (default: standard output)"
+    )
     rep = sub.add_parser("report", help="summarize a run or a sweep: tables, intervals, figures")
     rep.add_argument("dir", metavar="DIR", help="run directory or sweep directory")
     rep.add_argument("--out", default=None, metavar="DIR", help="default <DIR>/report/")
@@ -105,6 +109,41 @@ def _build_parser() -> argparse.ArgumentParser:
         "--target", type=float, default=None, metavar="ACC", help="target accuracy (0-1)"
     )
     return p
+
+
+def scenario_schema_json() -> str:
+    """The scenario's JSON schema (draft 2020-12), as ``fedsl-sim schema`` writes it."""
+    import json
+
+    from fedsl_sim.scenario import Scenario
+
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "fedsl-sim scenario"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    import contextlib
+    import os
+
+    from fedsl_sim.scenario import ScenarioError
+
+    text = scenario_schema_json()
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    out = Path(args.out)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, out)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise ScenarioError("--out", f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"wrote {out}")
+    return EXIT_OK
 
 
 def _cmd_validate(files: Sequence[str]) -> int:
@@ -306,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_data(args)
         if args.command == "sweep":
             return _cmd_sweep(args)
+        if args.command == "schema":
+            return _cmd_schema(args)
         if args.command == "report":
             return _cmd_report(args)
         return _cmd_run(args)
