@@ -98,23 +98,22 @@ class TxResult:
 OUTAGE_POLICIES = ("wait", "harq", "drop")
 
 
+#: what a transmission has done so far (kept when a receiver leaves a multicast)
+_PROGRESS = (
+    "remaining",
+    "on_air",
+    "outage",
+    "snr_integral",
+    "failures",
+    "chase_snr",
+    "idle_since",
+)
+
+
 class _Tx:
     """One transmission: to one device, or (multicast, downlink) to several of one cell."""
 
-    __slots__ = (
-        "devices",
-        "events",
-        "uplink",
-        "bits",
-        "remaining",
-        "t_start",
-        "on_air",
-        "outage",
-        "snr_integral",
-        "failures",
-        "chase_snr",
-        "idle_since",
-    )
+    __slots__ = ("devices", "events", "uplink", "bits", "t_start", *_PROGRESS)
 
     def __init__(
         self, devices: list[int], uplink: bool, bits: int, events: list[simpy.Event], now: float
@@ -136,15 +135,7 @@ class _Tx:
         """A copy for receiver ``member`` alone (it leaves a multicast), its progress kept."""
         i = self.devices.index(member)
         tx = _Tx([member], self.uplink, self.bits, [self.events[i]], self.t_start)
-        for name in (
-            "remaining",
-            "on_air",
-            "outage",
-            "snr_integral",
-            "failures",
-            "chase_snr",
-            "idle_since",
-        ):
+        for name in _PROGRESS:
             setattr(tx, name, getattr(self, name))
         del self.devices[i], self.events[i]
         return tx

@@ -18,7 +18,7 @@ import pytest
 from simtools import make_scenario
 
 from fedsl_sim.cli import main
-from fedsl_sim.report import study
+from fedsl_sim.report import figures, study
 from fedsl_sim.report.study import (
     FIGURES,
     critical_path_s,
@@ -360,16 +360,16 @@ def test_accuracy_band_on_the_common_span() -> None:
     # seed a: (1, 0.1) -> (3, 0.5); seed b: (2, 0.2) -> (4, 0.6); common span [2, 3]
     a = SimpleNamespace(evals=[(1.0, 0.1), (3.0, 0.5)])
     b = SimpleNamespace(evals=[(2.0, 0.2), (4.0, 0.6)])
-    grid, mean, low, high = study.accuracy_band([a, b], points=3)
+    grid, mean, low, high = figures.accuracy_band([a, b], points=3)
     assert grid.tolist() == [2.0, 2.5, 3.0]
     # at t = 2: a 0.3, b 0.2; at t = 3: a 0.5, b 0.4
     assert mean[[0, -1]].tolist() == pytest.approx([0.25, 0.45])
     half = T975[1] * statistics.stdev([0.3, 0.2]) / math.sqrt(2)
     assert high[0] - mean[0] == pytest.approx(half, rel=1e-4)
     assert mean[0] - low[0] == pytest.approx(half, rel=1e-4)
-    assert study.accuracy_band([a]) is None  # one seed: no band
+    assert figures.accuracy_band([a]) is None  # one seed: no band
     late = SimpleNamespace(evals=[(5.0, 0.1), (6.0, 0.2)])
-    assert study.accuracy_band([a, late]) is None  # no time where both have data
+    assert figures.accuracy_band([a, late]) is None  # no time where both have data
 
 
 def test_pareto_front_and_t_interval() -> None:
@@ -417,7 +417,7 @@ def test_overwrite_is_atomic(sweep: Path, tmp_path: Path, monkeypatch: pytest.Mo
     def boom(*args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(study, "plot_pareto", boom)
+    monkeypatch.setattr(figures, "plot_pareto", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         write_report(sweep, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old one intact
