@@ -1,0 +1,253 @@
+"""The scenario root: rounds, aggregation and the :class:`Scenario` itself."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from fedsl_sim.scenario.base import DurationS, _FieldError, _Model
+from fedsl_sim.scenario.devices import (
+    DevicesConfig,
+    FixedPlacement,
+    ManhattanGridMobility,
+    ServerConfig,
+    TraceMobility,
+    _DiscMobility,
+    _existing_file,
+)
+from fedsl_sim.scenario.learning import (
+    CompressionConfig,
+    LearningConfig,
+    StopConfig,
+    split_layer_values,
+)
+from fedsl_sim.scenario.network import THREE_GPP_PATHLOSS, NetworkConfig
+
+
+# --------------------------------------------------------------------------- rounds
+class AllParticipate(_Model):
+    kind: Literal["all"]
+
+
+class RandomParticipation(_Model):
+    """Each round a uniformly random ``fraction`` of the available devices (at least one)."""
+
+    kind: Literal["random"]
+    fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class BestChannelParticipation(_Model):
+    """Each round the ``fraction`` of the available devices with the strongest mean received
+    power at the round's start (path loss and shadowing, no fast fading)."""
+
+    kind: Literal["best_channel"]
+    fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+ParticipationConfig = Annotated[
+    AllParticipate | RandomParticipation | BestChannelParticipation, Field(discriminator="kind")
+]
+
+
+class AlwaysAvailable(_Model):
+    kind: Literal["always"]
+
+
+class BernoulliAvailability(_Model):
+    """Each device is unavailable for a whole round with probability ``p_unavailable``."""
+
+    kind: Literal["bernoulli"]
+    p_unavailable: Annotated[float, Field(ge=0, lt=1)] = 0.1
+
+
+class TraceAvailability(_Model):
+    """Down intervals from a CSV file with columns ``device, t_down_s, t_up_s`` (relative to
+    the scenario file). A device down at a round's start sits it out; one that goes down
+    during a round loses that round's work (its model returns to the round's start and
+    nothing it was sending arrives)."""
+
+    kind: Literal["trace"]
+    path: str
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, path: str, info: ValidationInfo) -> str:
+        return _existing_file(path, info)
+
+
+AvailabilityConfig = Annotated[
+    AlwaysAvailable | BernoulliAvailability | TraceAvailability, Field(discriminator="kind")
+]
+
+
+class RoundsConfig(_Model):
+    """Round control. ``deadline_s``: a round's devices have this long (from the round's
+    start) to do everything they do in it (a catch-up download included) and deliver; what
+    arrives later is dropped and the device is left out of that round's aggregate (the
+    aggregation starts at the deadline at the latest). ``empty_round_s``: when no device is
+    available at a round's start and none will come back (Bernoulli availability), the
+    server waits this long for devices and records the round as empty."""
+
+    deadline_s: DurationS | None = None
+    empty_round_s: Annotated[float, Field(gt=0, le=1.0e6)] = 1.0
+    participation: ParticipationConfig = AllParticipate(kind="all")
+    availability: AvailabilityConfig = AlwaysAvailable(kind="always")
+
+
+class AggregationConfig(_Model):
+    """How the server sends the aggregated model back. ``broadcast``: one transmission per
+    cell to all of its receiving devices, at the common rate of the weakest of them (with
+    per-device split layers the shared layers are broadcast and each device's deeper layers
+    sent to it alone); ``unicast``: one transmission per device, sharing the band."""
+
+    downlink: Literal["broadcast", "unicast"] = "broadcast"
+
+
+# --------------------------------------------------------------------------- scenario
+class Scenario(_Model):
+    """A complete, validated, frozen scenario."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+    scheme: Literal["fl", "sl", "sfl_v1", "sfl_v2", "fedsl", "lightweight_fedsl"] = (
+        "lightweight_fedsl"
+    )
+    stop: StopConfig = StopConfig()
+    learning: LearningConfig = LearningConfig()
+    compression: CompressionConfig = CompressionConfig()
+    devices: DevicesConfig = DevicesConfig()
+    server: ServerConfig = ServerConfig()
+    network: NetworkConfig = NetworkConfig()
+    rounds: RoundsConfig = RoundsConfig()
+    aggregation: AggregationConfig = AggregationConfig()
+
+    @model_validator(mode="after")
+    def _split_per_device(self) -> Scenario:
+        split = self.learning.split_layer
+        if isinstance(split, list) and len(split) != self.devices.count:
+            raise _FieldError(
+                ("learning", "split_layer"),
+                f"expected one split layer per device ({self.devices.count}, devices.count), "
+                f"got {len(split)}",
+            )
+        if len(set(split_layer_values(split))) > 1 and self.scheme in ("fl", "sl"):
+            why = (
+                "fl trains the whole model on every device"
+                if self.scheme == "fl"
+                else "sl hands one client-side model from device to device"
+            )
+            raise _FieldError(
+                ("learning", "split_layer"),
+                f"expected one split layer for scheme {self.scheme!r} ({why}; per-device "
+                f"split layers need fedsl, lightweight_fedsl, sfl_v1 or sfl_v2), got "
+                f"{split_layer_values(split)}",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sl_is_sequential(self) -> Scenario:
+        if self.scheme == "sl" and self.rounds.deadline_s is not None:
+            raise _FieldError(
+                ("rounds", "deadline_s"),
+                "expected none for scheme 'sl' (devices train in turn; a round deadline is "
+                f"not defined), got {self.rounds.deadline_s}",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pathloss_covers_devices(self) -> Scenario:
+        from fedsl_sim.sim.channel import make_pathloss
+
+        pl_cfg = self.network.pathloss
+        try:
+            model = make_pathloss(pl_cfg, self.network.carrier_hz)
+        except ValueError as exc:
+            raise _FieldError(("network", "pathloss"), str(exc)) from None
+        for i, cell in enumerate(self.network.cells or ()):
+            if cell.carrier_hz is not None:
+                try:
+                    make_pathloss(pl_cfg, cell.carrier_hz)
+                except ValueError as exc:
+                    raise _FieldError(("network", "cells", i, "carrier_hz"), str(exc)) from None
+        if not isinstance(pl_cfg, THREE_GPP_PATHLOSS) or pl_cfg.clamp:
+            return self
+        lo, hi = device_distance_range_m(self.devices)
+        if self.network.cells:  # distances to every cell, not only the one at the origin
+            far = max(math.hypot(*c.position_m) for c in self.network.cells)
+            lo, hi = (0.0 if far > 0 else lo), hi + far
+        itf = self.network.interference
+        if itf is not None:
+            reach = itf.rings * itf.inter_site_distance_m + max(hi, itf.inter_site_distance_m)
+            r_lo, r_hi = model.d2d_range_m(False)
+            if r_lo > 10.0 or reach > r_hi:
+                raise _FieldError(
+                    ("network", "pathloss", "clamp"),
+                    f"interferers are 10-{reach:g} m from devices, outside the {pl_cfg.model} "
+                    f"NLOS range {r_lo:g}-{r_hi:g} m; set clamp: true",
+                )
+        states = {"los": [True], "nlos": [False], "stochastic": [True, False]}[pl_cfg.los]
+        for los in states:
+            r_lo, r_hi = model.d2d_range_m(los)
+            if lo < r_lo or hi > r_hi:
+                raise _FieldError(
+                    ("network", "pathloss", "clamp"),
+                    f"devices can be {lo:g}-{hi:g} m from the base station, outside the "
+                    f"{pl_cfg.model} {'LOS' if los else 'NLOS'} range {r_lo:g}-{r_hi:g} m; "
+                    "change the placement/mobility or set clamp: true",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _fl_has_no_split(self) -> Scenario:
+        comp = self.compression
+        if self.scheme == "fl":
+            if comp.dropout.rate > 0:
+                raise _FieldError(
+                    ("compression", "dropout", "rate"),
+                    f"expected 0 for scheme 'fl' (no split layer), got {comp.dropout.rate}",
+                )
+            split_targets = set(comp.quantization.targets) - {"model_upload"}
+            if comp.quantization.bits < 32 and split_targets:
+                raise _FieldError(
+                    ("compression", "quantization", "targets"),
+                    "expected only model_upload for scheme 'fl' (no split layer), got "
+                    f"{sorted(split_targets)}",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _scheme_compression(self) -> Scenario:
+        if self.scheme == "fedsl" and not self.compression.is_off:
+            raise _FieldError(
+                ("compression",),
+                "expected compression off for scheme 'fedsl' (pruning.rate 0, quantization.bits "
+                "32, dropout.rate 0); use scheme 'lightweight_fedsl' to compress",
+            )
+        return self
+
+    def to_yaml(self) -> str:
+        """The resolved scenario (defaults filled in) as YAML."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def device_distance_range_m(devices: DevicesConfig) -> tuple[float, float]:
+    """The 2-D distances from the base station (origin) that devices can take, metres."""
+    mob = devices.mobility
+    if isinstance(mob, _DiscMobility):
+        return 0.0, float(devices.movement_radius_m or 0.0)
+    if isinstance(mob, ManhattanGridMobility):
+        return 0.0, math.hypot(*mob.half_extent_m)
+    if isinstance(mob, TraceMobility):
+        return 0.0, math.inf  # unknown before the file is read
+    if isinstance(devices.placement, FixedPlacement):
+        d = [math.hypot(x, y) for x, y in devices.placement.positions_m]
+        return min(d), max(d)
+    return devices.placement.min_distance_m, devices.placement.radius_m
