@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 import fedsl_sim
+from fedsl_sim.build import build_data, optimizer_spec
 from fedsl_sim.compression import (
     ActivationDropout,
     MagnitudePruning,
@@ -36,7 +37,6 @@ from fedsl_sim.compression import (
     StochasticQuantizer,
     model_payload_bits,
 )
-from fedsl_sim.learning.federated import FederatedData
 from fedsl_sim.learning.models import build_layers
 from fedsl_sim.learning.split import (
     client_backward,
@@ -99,7 +99,7 @@ def bare_loop(sc: Scenario, order: list[list[int]]) -> tuple[float, float]:
     """The arithmetic of lightweight FedSL without simulation: returns test accuracy, loss."""
     cfg, comp, n = sc.learning, sc.compression, sc.devices.count
     streams = Streams(sc.seed)
-    data = FederatedData(sc, streams)
+    data = build_data(sc, streams)
     layers = build_layers(
         cfg.model.name,
         data.in_shape,
@@ -110,9 +110,9 @@ def bare_loop(sc: Scenario, order: list[list[int]]) -> tuple[float, float]:
     s = cfg.split_layer
     global_client = nn.Sequential(*layers[:s])
     server = nn.Sequential(*layers[s:])
-    server_opt = make_optimizer(server.parameters(), cfg.resolved_server_optimizer)
+    server_opt = make_optimizer(server.parameters(), optimizer_spec(cfg.resolved_server_optimizer))
     clients = [copy.deepcopy(global_client) for _ in range(n)]
-    opts = [make_optimizer(m.parameters(), cfg.optimizer) for m in clients]
+    opts = [make_optimizer(m.parameters(), optimizer_spec(cfg.optimizer)) for m in clients]
     dropout = ActivationDropout(comp.dropout.rate)
     quant = StochasticQuantizer(comp.quantization.bits, comp.quantization.scale)
     pr = comp.pruning

@@ -76,8 +76,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from channels import _validate
-from channels.registry import Registry
 from channels.units import SPEED_OF_LIGHT_MPS
+from fedsl_registry import Registry
 
 PROCESSES: Registry[CorrelatedFading] = Registry("time-correlated fading")
 

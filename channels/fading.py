@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
 from channels import _validate
-from channels.registry import Registry
+from fedsl_registry import Registry
 
 MODELS: Registry[FadingModel] = Registry("fading model")
 

@@ -28,8 +28,8 @@ from channels.pathloss_tables import (
     TR36814_MACRO,
     TR38901,
 )
-from channels.registry import Registry
 from channels.units import SPEED_OF_LIGHT_MPS
+from fedsl_registry import Registry
 
 __all__ = [
     "MODELS",

@@ -1,50 +1,6 @@
-"""A tiny name -> class registry, one per extension point (filled by a decorator)."""
+"""The name -> factory registry, re-exported from the neutral :mod:`fedsl_registry` (kept for
+code that imports it from here)."""
 
-from __future__ import annotations
+from fedsl_registry import Registry
 
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
-
-T = TypeVar("T")
-
-
-class Registry(Generic[T]):
-    """Maps a string name to a factory; scenarios name entries by string.
-
-    Parameters
-    ----------
-    kind : str
-        What the entries are ("path-loss model", "scheme", ...), used in error messages.
-    """
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._entries: dict[str, Callable[..., T]] = {}
-
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Decorator registering ``factory`` under ``name`` (names are unique)."""
-
-        def decorate(factory: Callable[..., T]) -> Callable[..., T]:
-            if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is already registered")
-            self._entries[name] = factory
-            return factory
-
-        return decorate
-
-    def get(self, name: str) -> Callable[..., T]:
-        try:
-            return self._entries[name]
-        except KeyError:
-            known = ", ".join(sorted(self._entries))
-            raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
-
-    def make(self, name: str, /, **params: Any) -> T:
-        """Build the entry ``name`` with keyword parameters."""
-        return self.get(name)(**params)
-
-    def names(self) -> list[str]:
-        return sorted(self._entries)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
+__all__ = ["Registry"]

@@ -44,20 +44,18 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
 import torch
 from simpy.resources.base import BaseResource
 
+from fedsl_sim.build import build_dataset
 from fedsl_sim.learning.data import Dataset
-from fedsl_sim.learning.federated import build_dataset
 from fedsl_sim.scenario import Scenario, ScenarioError
 from fedsl_sim.sim.streams import Streams
-
-if TYPE_CHECKING:
-    from fedsl_sim.engine import Simulation
+from fedsl_sim.simulation import Simulation
 
 FORMAT = "fedsl-sim checkpoint"
 #: 2: the fidelity fixes changed the pickled layout (medium, world, recorder, schemes)
@@ -385,8 +383,6 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
     caller vouches for the file), or does not load; warns (:class:`CheckpointWarning`) if it was
     written by other code or library versions, which may not reproduce the original run.
     """
-    from fedsl_sim.engine import Simulation
-
     path = Path(path)
     header, payload = _read(path, trust)
     try:

@@ -147,6 +147,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(files: Sequence[str]) -> int:
+    from fedsl_sim.build import check_scenario
     from fedsl_sim.scenario import ScenarioError, load_scenario
     from fedsl_sim.sweep import is_sweep_file, load_sweep
 
@@ -156,7 +157,7 @@ def _cmd_validate(files: Sequence[str]) -> int:
             if is_sweep_file(f):
                 print(f"ok: {f} (sweep, {len(load_sweep(f))} runs)")
                 continue
-            sc = load_scenario(f)
+            sc = check_scenario(load_scenario(f), f)
         except ScenarioError as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = EXIT_INPUT

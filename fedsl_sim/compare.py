@@ -20,6 +20,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
+from fedsl_sim.build import check_scenario
 from fedsl_sim.engine import check_out_dir, run
 from fedsl_sim.report.writers import SUMMARY_METRICS, summary_metrics, write_csv
 from fedsl_sim.scenario import SCHEMES, Scenario, load_scenario
@@ -41,7 +42,7 @@ def scheme_scenarios(
         ov = {**(overrides or {}), "scheme": scheme}
         if scheme != "lightweight_fedsl":
             ov.update(COMPRESSION_OFF)
-        out[scheme] = load_scenario(path, overrides=ov)
+        out[scheme] = check_scenario(load_scenario(path, overrides=ov), str(path))
     return out
 
 

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
-import fedsl_sim.schemes  # noqa: F401  (fills the scheme registry)
 from fedsl_sim.checkpoint import (
     CHECKPOINT_DIR,
     CheckpointError,
@@ -25,8 +20,6 @@ from fedsl_sim.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from fedsl_sim.learning.federated import FederatedData
-from fedsl_sim.learning.split import DivergedError, resolve_device
 from fedsl_sim.rundir import (
     SETTINGS_FILE,
     claim_path,
@@ -36,9 +29,8 @@ from fedsl_sim.rundir import (
     take_claim,
 )
 from fedsl_sim.scenario import Scenario, ScenarioError
-from fedsl_sim.schemes.base import SCHEMES, Scheme
 from fedsl_sim.sim.recorder import Recorder, RoundRow, finite_or_none
-from fedsl_sim.sim.world import World
+from fedsl_sim.simulation import Simulation
 
 
 @dataclass
@@ -49,100 +41,6 @@ class RunResult:
     out_dir: Path | None
     rounds: list[RoundRow] = field(repr=False)
     recorder: Recorder = field(repr=False)
-
-
-@dataclass
-class Simulation:
-    """A built, not yet run simulation: world, data and scheme."""
-
-    scenario: Scenario
-    world: World
-    data: FederatedData
-    scheme: Scheme
-    #: why training stopped, when it diverged (``stop_reason: diverged``)
-    diverged: str | None = None
-
-    @classmethod
-    def build(cls, scenario: Scenario, source: str = "scenario") -> Simulation:
-        try:  # a scenario asking for CUDA is valid; this machine may not have it
-            resolve_device(scenario.learning.compute_device)
-        except ValueError as exc:
-            raise ScenarioError(source, str(exc), path="learning.compute_device") from None
-        world = World(scenario, source=source)
-        data = FederatedData(scenario, world.streams, source=source)
-        scheme = SCHEMES.make(scenario.scheme, scenario=scenario, world=world, data=data)
-        return cls(scenario, world, data, scheme)
-
-    def run_rounds(
-        self,
-        progress: bool = False,
-        on_round_end: Callable[[Simulation], None] | None = None,
-    ) -> str:
-        """Run rounds until a stop condition holds; returns the stop reason.
-
-        Starts after the rounds already recorded (a resumed simulation continues where its
-        checkpoint was taken). ``on_round_end(self)`` is called after every round that the
-        run continues after (e.g. to save a checkpoint).
-        """
-        sc, env, rec = self.scenario, self.world.env, self.world.recorder
-        stop = sc.stop
-        every = sc.learning.eval_every_rounds
-        start = len(rec.rounds)
-        bar = tqdm(
-            total=stop.max_rounds,
-            initial=start,
-            disable=not progress,
-            file=sys.stderr,
-            unit="round",
-            dynamic_ncols=True,
-            leave=False,
-        )
-        reason = "max_rounds"
-        accs = [row.test_accuracy for row in rec.rounds if row.test_accuracy is not None]
-        best = max(accs) if accs else math.nan
-        try:
-            for r in range(start, stop.max_rounds):
-                try:
-                    env.run(until=env.process(self.scheme.round(r)))
-                except DivergedError as exc:  # the outputs hold the rounds before this one
-                    self.diverged = f"round {r}: {exc}"
-                    reason = "diverged"
-                    break
-                self.world.record_handovers(r)
-                last = r + 1 == stop.max_rounds
-                over_time = stop.max_sim_time_s is not None and env.now >= stop.max_sim_time_s
-                test = None
-                if (r + 1) % every == 0 or last or over_time:
-                    test = self.scheme.evaluate()
-                row = rec.close_round(
-                    r, env.now, test, self.scheme.participants, self.scheme.dropped
-                )
-                if test is not None:
-                    best = test[0] if math.isnan(best) else max(best, test[0])
-                bar.update(1)
-                bar.set_postfix(
-                    t_sim=f"{env.now:.3g}s",
-                    acc="-" if row.test_accuracy is None else f"{row.test_accuracy:.3f}",
-                    best="-" if math.isnan(best) else f"{best:.3f}",
-                )
-                if last:
-                    break
-                if over_time:
-                    reason = "max_sim_time_s"
-                    break
-                if (
-                    stop.stop_at_target
-                    and test is not None
-                    and stop.target_accuracy is not None
-                    and test[0] >= stop.target_accuracy
-                ):
-                    reason = "target_accuracy"
-                    break
-                if on_round_end is not None:
-                    on_round_end(self)
-        finally:
-            bar.close()
-        return reason
 
 
 def summarize(sim: Simulation, reason: str, wall_time_s: float) -> dict[str, Any]:
@@ -215,8 +113,6 @@ def run(
     on_run_dir : called with the run directory once it is claimed (a default name that was
         taken gets a suffix), e.g. to say where to resume from after an interruption.
     """
-    from fedsl_sim.report.writers import write_run
-
     final = Path(out_dir) if out_dir is not None else default_run_dir(scenario)
     check_out_dir(final)
     if checkpoint_every is not None:
@@ -236,7 +132,7 @@ def run(
         reason = sim.run_rounds(progress=progress)
         summary = summarize(sim, reason, time.perf_counter() - t0)
         shutil.rmtree(partial, ignore_errors=True)
-        write_run(partial, sim, summary, plots=plots)
+        _write_run(partial, sim, summary, plots)
         os.rename(partial, final)  # atomic; replaces the claimed, empty directory
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -433,14 +329,27 @@ def _write_atomic(path: Path, text: str) -> None:
 def _write_outputs(run_dir: Path, sim: Simulation, summary: dict[str, Any], plots: bool) -> None:
     """Write the outputs into a hidden staging directory inside ``run_dir``, then move them
     into place one by one (atomic renames), ``summary.json`` last."""
-    from fedsl_sim.report.writers import write_run
-
     staging = run_dir / f".outputs.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        write_run(staging, sim, summary, plots=plots)
+        _write_run(staging, sim, summary, plots)
         names = sorted(p.name for p in staging.iterdir() if p.name != "summary.json")
         for name in [*names, "summary.json"]:
             os.replace(staging / name, run_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_run(out: Path, sim: Simulation, summary: dict[str, Any], plots: bool) -> None:
+    from fedsl_sim.report.writers import write_run
+
+    write_run(
+        out,
+        scenario_yaml=sim.scenario.to_yaml(),
+        title=sim.scenario.name,
+        recorder=sim.world.recorder,
+        n_samples=sim.data.sizes,
+        initial_distance_m=sim.world.channel.distance_m(0.0),
+        summary=summary,
+        plots=plots,
+    )

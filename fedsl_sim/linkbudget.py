@@ -23,8 +23,8 @@ from scipy import integrate, special, stats
 
 import channels
 from channels.units import noise_power_w
+from fedsl_sim.build.radio import build_channel
 from fedsl_sim.scenario import Scenario
-from fedsl_sim.sim.channel import RadioChannel
 from fedsl_sim.sim.streams import Streams
 
 MC_DRAWS = 20_000
@@ -66,7 +66,7 @@ def ergodic_rate_bps(scenario: Scenario, bandwidth_hz: float, snr_mean: float) -
 def link_budget(scenario: Scenario) -> list[dict[str, Any]]:
     """One row per device (see module docstring); powers in dB/dBm, rates in bit/s."""
     streams = Streams(scenario.seed)
-    channel = RadioChannel(scenario, streams)
+    channel = build_channel(scenario, streams)
     net, n = scenario.network, scenario.devices.count
     state = channel.components(0)  # the large-scale state at t = 0
     dist, pl_db, sh_db = state["distance_m"], state["pathloss_db"], state["shadowing_db"]

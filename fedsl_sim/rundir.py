@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fedsl_sim.scenario import ScenarioError
+from fedsl_sim.errors import ScenarioError
 
 CHECKPOINT_DIR = "checkpoint"
 #: what ``--checkpoint-every`` writes before its first checkpoint: the interval and source

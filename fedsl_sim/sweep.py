@@ -277,6 +277,8 @@ def expand_sweep(
     one = spec.n_configurations == 1
     runs: list[SweepRun] = []
     errors: list[ScenarioError] = []
+    from fedsl_sim.build import check_scenario  # imports the model code (torch)
+
     seen: dict[str, SweepRun] = {}
     for varied, case in _configurations(spec):
         overrides = {**spec.set_, **varied}
@@ -286,7 +288,9 @@ def expand_sweep(
                 merged["seed"] = seed
             try:
                 data = apply_overrides(copy.deepcopy(base_data), merged, str(base))
-                sc = validate_scenario(data, str(base), base_dir=base_dir)
+                sc = check_scenario(
+                    validate_scenario(data, str(base), base_dir=base_dir), str(base)
+                )
             except ScenarioError as exc:
                 errors.append(_run_error(spec, path, base, overrides, case, seed, exc))
                 continue

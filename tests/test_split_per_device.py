@@ -173,8 +173,10 @@ def test_by_distance_rule_gives_the_nearest_devices_the_first_layers():
     ],
 )
 def test_bad_per_device_split_layers_are_refused(overrides, field, message):
-    with pytest.raises(ScenarioError) as info:
-        make_scenario(**{**THREE, **overrides})
+    from fedsl_sim.build import check_scenario
+
+    with pytest.raises(ScenarioError) as info:  # the schema, or the model's architecture
+        check_scenario(make_scenario(**{**THREE, **overrides}), "test")
     assert f"{field}:" in str(info.value) and message in str(info.value)
 
 

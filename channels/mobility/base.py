@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from channels import _validate
-from channels.registry import Registry
+from fedsl_registry import Registry
 
 MODELS: Registry[MobilityModel] = Registry("mobility model")
 

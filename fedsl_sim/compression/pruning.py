@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from channels.registry import Registry
+from fedsl_registry import Registry
 
 __all__ = [
     "METHODS",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from channels.registry import Registry
+from fedsl_registry import Registry
 
 if TYPE_CHECKING:
     from fedsl_sim.learning.datafiles import RawSplits

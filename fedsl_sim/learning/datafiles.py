@@ -46,7 +46,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from fedsl_sim.scenario import ScenarioError
+from fedsl_sim.errors import ScenarioError
 
 __all__ = [
     "DOWNLOADS",

@@ -12,49 +12,36 @@ import torch
 from torch import Tensor
 
 from fedsl_sim.learning.batches import BatchStream
-from fedsl_sim.learning.data import Dataset, load_dataset
-from fedsl_sim.learning.partition import PARTITIONS
-from fedsl_sim.scenario import Scenario, ScenarioError
+from fedsl_sim.learning.data import Dataset
 from fedsl_sim.sim.streams import Streams
 
 
-def build_dataset(scenario: Scenario, streams: Streams) -> Dataset:
-    """The scenario's dataset: depends only on ``learning.dataset`` and the root seed (a
-    checkpoint rebuilds it with this rather than storing it)."""
-    cfg = scenario.learning.dataset
-    return load_dataset(cfg.name, rng=streams.numpy("dataset"), **cfg.model_dump(exclude={"name"}))
-
-
 class FederatedData:
-    """Dataset + per-device index shards + per-device batch streams."""
+    """Dataset + per-device index shards + per-device batch streams.
 
-    def __init__(self, scenario: Scenario, streams: Streams, source: str = "scenario") -> None:
-        cfg = scenario.learning
-        n = scenario.devices.count
-        self.dataset = build_dataset(scenario, streams)
-        labels = self.dataset.train_y.numpy()
-        part_params = cfg.partition.model_dump(exclude={"kind"})
-        try:
-            self.shards = PARTITIONS.make(
-                cfg.partition.kind,
-                labels=labels,
-                n_devices=n,
-                rng=streams.numpy("partition"),
-                **part_params,
-            )
-        except ValueError as exc:
-            raise ScenarioError(source, str(exc), path="learning.partition") from None
-        empty = [k for k, idx in enumerate(self.shards) if len(idx) == 0]
+    Parameters
+    ----------
+    dataset : the federation's dataset.
+    shards : per device, the indices of its training samples (none empty).
+    batch_size : mini-batch size (samples).
+    streams : the run's random streams (device k's batch order is ``batch_order`` k).
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        shards: list[np.ndarray],
+        batch_size: int,
+        streams: Streams,
+    ) -> None:
+        empty = [k for k, idx in enumerate(shards) if len(idx) == 0]
         if empty:
-            raise ScenarioError(
-                source,
-                f"devices {empty} get no training samples ({len(labels)} samples for {n} "
-                "devices); use fewer devices or a different partition",
-                path="learning.partition",
-            )
+            raise ValueError(f"devices {empty} have no training samples")
+        self.dataset = dataset
+        self.shards = shards
         self.sizes = np.array([len(idx) for idx in self.shards], dtype=np.int64)
         self._streams = [
-            BatchStream(idx, cfg.batch_size, streams.numpy("batch_order", k))
+            BatchStream(idx, batch_size, streams.numpy("batch_order", k))
             for k, idx in enumerate(self.shards)
         ]
 

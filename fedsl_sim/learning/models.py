@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from channels.registry import Registry
+from fedsl_registry import Registry
 
 __all__ = [
     "MODELS",

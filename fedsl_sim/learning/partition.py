@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from channels.registry import Registry
+from fedsl_registry import Registry
 
 __all__ = ["PARTITIONS", "dirichlet", "iid", "partition", "shards"]
 

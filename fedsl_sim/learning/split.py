@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from fedsl_sim.scenario import OptimizerConfig
 
 
 class DivergedError(ArithmeticError):
@@ -53,8 +52,25 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def make_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    """An optimizer from its scenario block (``sgd`` with momentum, or ``adam``)."""
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer: ``sgd`` (with ``momentum``) or ``adam``; learning rate ``lr``, L2
+    ``weight_decay``."""
+
+    name: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.name not in ("sgd", "adam"):
+            raise ValueError(f"optimizer: expected sgd or adam, got {self.name!r}")
+        if not self.lr > 0 or not 0 <= self.momentum <= 1 or not self.weight_decay >= 0:
+            raise ValueError(f"optimizer: invalid hyper-parameters {self}")
+
+
+def make_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerSpec) -> torch.optim.Optimizer:
+    """An optimizer of spec ``cfg`` (``sgd`` with momentum, or ``adam``)."""
     if cfg.name == "sgd":
         return torch.optim.SGD(
             params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay

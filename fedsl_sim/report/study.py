@@ -47,8 +47,8 @@ import numpy as np
 import yaml
 from scipy import stats
 
+from fedsl_sim.errors import ScenarioError
 from fedsl_sim.report.writers import write_csv
-from fedsl_sim.scenario import ScenarioError
 from fedsl_sim.sim.recorder import (
     AGGREGATION,
     BACKHAUL,

@@ -13,7 +13,9 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from fedsl_sim.sim.recorder import (
     EVENT_COLUMNS,
@@ -21,12 +23,10 @@ from fedsl_sim.sim.recorder import (
     HANDOVER,
     OUTAGE_KINDS,
     ROUND_COLUMNS,
+    Recorder,
 )
 
 NOT_DEVICE_BUSY = ("aggregation", HANDOVER)
-
-if TYPE_CHECKING:
-    from fedsl_sim.engine import Simulation
 
 DEVICE_COLUMNS = (
     "device",
@@ -91,9 +91,11 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
             w.writerow([_cell(x) for x in row])
 
 
-def device_rows(sim: Simulation) -> list[tuple[Any, ...]]:
-    rec = sim.world.recorder
-    dist = sim.world.channel.distance_m(0.0)
+def device_rows(
+    rec: Recorder, n_samples: np.ndarray, initial_distance_m: np.ndarray
+) -> list[tuple[Any, ...]]:
+    """``devices.csv``'s rows: per device its samples, distance at t = 0 (m), bits, energy
+    (J), busy times (s) and handovers."""
     rows = []
     for k in range(rec.n):
         busy = [float(rec.busy_s[kind][k]) for kind in EVENT_KINDS if kind not in NOT_DEVICE_BUSY]
@@ -103,8 +105,8 @@ def device_rows(sim: Simulation) -> list[tuple[Any, ...]]:
         rows.append(
             (
                 k,
-                int(sim.data.sizes[k]),
-                float(dist[k]),
+                int(n_samples[k]),
+                float(initial_distance_m[k]),
                 int(rec.uplink_bits[k]),
                 int(rec.downlink_bits[k]),
                 ec,
@@ -117,21 +119,34 @@ def device_rows(sim: Simulation) -> list[tuple[Any, ...]]:
     return rows
 
 
-def write_run(out: Path, sim: Simulation, summary: dict[str, Any], plots: bool = True) -> None:
-    """Write every output file of a finished simulation into ``out`` (created)."""
+def write_run(
+    out: Path,
+    *,
+    scenario_yaml: str,
+    title: str,
+    recorder: Recorder,
+    n_samples: np.ndarray,
+    initial_distance_m: np.ndarray,
+    summary: dict[str, Any],
+    plots: bool = True,
+) -> None:
+    """Write every output file of a finished simulation into ``out`` (created): the
+    resolved scenario (``scenario_yaml``), the recorder's rounds, events and per-device
+    totals (with each device's ``n_samples`` and ``initial_distance_m``), the figures
+    (titled ``title``) and ``summary.json``, last."""
     out.mkdir(parents=True)
-    rec = sim.world.recorder
-    (out / "scenario.yaml").write_text(sim.scenario.to_yaml())
+    rec = recorder
+    (out / "scenario.yaml").write_text(scenario_yaml)
     write_csv(out / "rounds.csv", ROUND_COLUMNS, (r.row() for r in rec.rounds))
     # completion order; handovers (booked at round ends) slot in at their time
     events = sorted(rec.events, key=lambda e: e.t_end_s)
     write_csv(out / "events.csv", EVENT_COLUMNS, (e.row() for e in events))
-    write_csv(out / "devices.csv", DEVICE_COLUMNS, device_rows(sim))
+    write_csv(out / "devices.csv", DEVICE_COLUMNS, device_rows(rec, n_samples, initial_distance_m))
     if plots:
         from fedsl_sim.report.plots import plot_accuracy_vs_time, plot_latency_breakdown
 
-        plot_accuracy_vs_time(rec.rounds, out / "accuracy_vs_time.png", title=sim.scenario.name)
-        plot_latency_breakdown(rec, out / "latency_breakdown.png", title=sim.scenario.name)
+        plot_accuracy_vs_time(rec.rounds, out / "accuracy_vs_time.png", title=title)
+        plot_latency_breakdown(rec, out / "latency_breakdown.png", title=title)
     # written last: its presence marks a complete run directory
     (out / "summary.json").write_text(summary_json(summary))
 

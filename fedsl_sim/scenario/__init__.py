@@ -127,6 +127,7 @@ from fedsl_sim.scenario.network import (  # noqa: F401
     UmiPathLoss,
     _Fading,
     _ThreeGppPathLoss,
+    pathloss_model,
 )
 from fedsl_sim.scenario.schema import (  # noqa: F401
     AggregationConfig,

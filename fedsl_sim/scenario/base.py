@@ -11,6 +11,8 @@ from pydantic import (
     model_validator,
 )
 
+from fedsl_sim.errors import ScenarioError, _rebuild_input_error  # noqa: F401
+
 SCHEMES = ("fl", "sl", "sfl_v1", "sfl_v2", "fedsl", "lightweight_fedsl")
 
 
@@ -23,32 +25,6 @@ class _FieldError(ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.loc, str(self)))
-
-
-def _rebuild_input_error(
-    cls: type[ScenarioError], source: str, message: str, path: str | None
-) -> ScenarioError:
-    """Unpickle a :class:`ScenarioError` (or subclass) whatever its ``__init__`` signature."""
-    exc = cls.__new__(cls)
-    ScenarioError.__init__(exc, source, message, path)
-    return exc
-
-
-class ScenarioError(Exception):
-    """Invalid input: names the file, the dotted field path, what was expected and given.
-
-    Survives pickling (a sweep's worker process or Ray task sends it to the parent), with
-    its subclasses, whose constructors take other arguments."""
-
-    def __init__(self, source: str, message: str, path: str | None = None) -> None:
-        self.source = source
-        self.path = path
-        self.message = message
-        where = f"{source}: {path}: " if path else f"{source}: "
-        super().__init__(where + message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_input_error, (type(self), self.source, self.message, self.path))
 
 
 def _numeric(annotation: Any) -> bool:

@@ -198,7 +198,9 @@ class LearningConfig(_Model):
     ``split_layer`` s puts layers 1..s of the model (1-based) on the devices and layers
     s+1..L on the server; 1 <= s <= L-1. It is one layer for every device, a list with one
     layer per device, or a :class:`SplitRule` (split schemes with parallel devices only:
-    ``fedsl``, ``lightweight_fedsl``, ``sfl_v1``, ``sfl_v2``).
+    ``fedsl``, ``lightweight_fedsl``, ``sfl_v1``, ``sfl_v2``). That the split layers and
+    the dataset's image size fit the model is checked when the scenario is built
+    (:func:`fedsl_sim.build.check_scenario`; the schema does not import the model code).
     """
 
     dataset: DatasetConfig = DigitsDataset(name="digits")
@@ -215,31 +217,6 @@ class LearningConfig(_Model):
     #: where the real training runs: ``cpu`` (default; bit-reproducible), ``cuda`` /
     #: ``cuda:N`` (an error where CUDA is not available), or ``auto`` (CUDA when available)
     compute_device: Annotated[str, Field(pattern=r"^(cpu|auto|cuda(:[0-9]+)?)$")] = "cpu"
-
-    @model_validator(mode="after")
-    def _split_inside_model(self) -> LearningConfig:
-        from fedsl_sim.learning.models import layer_count, min_input_hw
-
-        need = min_input_hw(self.model.name)
-        if self.dataset.image_hw < need:
-            raise _FieldError(
-                ("model", "name"),
-                f"expected a model for {self.dataset.image_hw}x{self.dataset.image_hw} "
-                f"{self.dataset.name} images; {self.model.name} needs at least {need}x{need} "
-                "(e.g. dataset synthetic)",
-            )
-        n_layers = layer_count(self.model.name)
-        where: tuple[str | int, ...] = ("split_layer",)
-        if isinstance(self.split_layer, SplitRule):
-            where += ("layers",)
-        for i, s in enumerate(split_layer_values(self.split_layer)):
-            if s > n_layers - 1:
-                raise _FieldError(
-                    where + ((i,) if not isinstance(self.split_layer, int) else ()),
-                    f"expected 1 <= split_layer <= {n_layers - 1} ({self.model.name} has "
-                    f"{n_layers} layers), got {s}",
-                )
-        return self
 
     @property
     def resolved_server_optimizer(self) -> OptimizerConfig:

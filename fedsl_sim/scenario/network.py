@@ -9,6 +9,8 @@ from pydantic import (
     model_validator,
 )
 
+import channels.pathloss
+from channels.pathloss import PathLossModel
 from fedsl_sim.scenario.base import (
     BandwidthHz,
     BlockS,
@@ -76,6 +78,32 @@ class InhPathLoss(_ThreeGppPathLoss):
 
 
 THREE_GPP_PATHLOSS = (UmaPathLoss, UmiPathLoss, RmaPathLoss, InhPathLoss)
+
+
+def pathloss_model(cfg: Any, carrier_hz: float) -> PathLossModel:
+    """The :mod:`channels.pathloss` model of a ``network.pathloss`` block at ``carrier_hz``:
+    the block's field names are the model's parameter names (the building height and street
+    width of RMa are ``h_m`` and ``w_m`` there). Raises ValueError for parameters the model
+    refuses (e.g. a carrier outside its frequency range)."""
+    if isinstance(cfg, LogDistancePathLoss):
+        return channels.pathloss.make(
+            "log_distance", fc_hz=carrier_hz, exponent=cfg.exponent, d0_m=cfg.d0_m
+        )
+    if cfg.model in ("free_space", "macro_36814"):
+        return channels.pathloss.make(cfg.model, fc_hz=carrier_hz)
+    params: dict[str, Any] = {"fc_hz": carrier_hz, "clamp": cfg.clamp}
+    if cfg.h_bs_m is not None:
+        params["h_bs_m"] = cfg.h_bs_m
+    if cfg.h_ut_m is not None:
+        params["h_ut_m"] = cfg.h_ut_m
+    if isinstance(cfg, RmaPathLoss):
+        params.update(h_m=cfg.building_height_m, w_m=cfg.street_width_m)
+    else:
+        params["simplified_nlos"] = cfg.simplified_nlos
+    if cfg.model == "inh":
+        params["office"] = cfg.office
+    return channels.pathloss.make(cfg.model, **params)
+
 
 PathLossConfig = Annotated[
     LogDistancePathLoss

@@ -29,7 +29,7 @@ from fedsl_sim.scenario.learning import (
     StopConfig,
     split_layer_values,
 )
-from fedsl_sim.scenario.network import THREE_GPP_PATHLOSS, NetworkConfig
+from fedsl_sim.scenario.network import THREE_GPP_PATHLOSS, NetworkConfig, pathloss_model
 
 
 # --------------------------------------------------------------------------- rounds
@@ -164,17 +164,15 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _pathloss_covers_devices(self) -> Scenario:
-        from fedsl_sim.sim.channel import make_pathloss
-
         pl_cfg = self.network.pathloss
         try:
-            model = make_pathloss(pl_cfg, self.network.carrier_hz)
+            model = pathloss_model(pl_cfg, self.network.carrier_hz)
         except ValueError as exc:
             raise _FieldError(("network", "pathloss"), str(exc)) from None
         for i, cell in enumerate(self.network.cells or ()):
             if cell.carrier_hz is not None:
                 try:
-                    make_pathloss(pl_cfg, cell.carrier_hz)
+                    pathloss_model(pl_cfg, cell.carrier_hz)
                 except ValueError as exc:
                     raise _FieldError(("network", "cells", i, "carrier_hz"), str(exc)) from None
         if not isinstance(pl_cfg, THREE_GPP_PATHLOSS) or pl_cfg.clamp:

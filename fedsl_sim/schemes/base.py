@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from channels.registry import Registry
+from fedsl_registry import Registry
 from fedsl_sim.learning.federated import FederatedData
-from fedsl_sim.scenario import Scenario
+from fedsl_sim.schemes.settings import SchemeSettings
 from fedsl_sim.sim.world import Process, World
 
 
 class Scheme(ABC):
     """One training scheme bound to one world and its data."""
 
-    def __init__(self, scenario: Scenario, world: World, data: FederatedData) -> None:
-        self.scenario = scenario
+    def __init__(self, settings: SchemeSettings, world: World, data: FederatedData) -> None:
+        self.settings = settings
         self.world = world
         self.data = data
         self.participants = 0

@@ -30,7 +30,6 @@ from fedsl_sim.compression import (
     ActivationDropout,
     MagnitudePruning,
     Pruner,
-    PruningSchedule,
     StochasticQuantizer,
     model_payload_bits,
     position_bits,
@@ -51,8 +50,8 @@ from fedsl_sim.learning.split import (
     resolve_device,
     server_gradients,
 )
-from fedsl_sim.scenario import Scenario
 from fedsl_sim.schemes.base import SCHEMES, Scheme
+from fedsl_sim.schemes.settings import SchemeSettings, SplitByDistance
 from fedsl_sim.sim.recorder import (
     AGGREGATION,
     CLIENT_BACKWARD,
@@ -83,11 +82,11 @@ class SplitFed(Scheme):
 
     def split_points(self, n_layers: int) -> list[int]:
         """Number of layers on each device (``learning.split_layer`` resolved per device)."""
-        split = self.scenario.learning.split_layer
+        split = self.settings.split_layer
         n = self.world.n_devices
         if isinstance(split, int):
             return [split] * n
-        if isinstance(split, list):
+        if not isinstance(split, SplitByDistance):
             return list(split)
         # SplitRule by_distance: nearest devices first, consecutive near-equal groups
         pos = self.world.channel.mobility.position(0.0)
@@ -103,18 +102,17 @@ class SplitFed(Scheme):
     def client_interval(self, aggregation_interval: int) -> int:
         return 1 if self.client_average_every_round else aggregation_interval
 
-    def __init__(self, scenario: Scenario, world: World, data: FederatedData) -> None:
-        super().__init__(scenario, world, data)
-        cfg = scenario.learning
-        comp = scenario.compression
+    def __init__(self, settings: SchemeSettings, world: World, data: FederatedData) -> None:
+        super().__init__(settings, world, data)
+        cfg = settings
+        comp = settings.compression
         n = world.n_devices
-        model_params = cfg.model.model_dump(exclude={"name"})
         layers = build_layers(
-            cfg.model.name,
+            cfg.model,
             data.in_shape,
             data.num_classes,
             world.streams.torch("model_init"),
-            **model_params,
+            **cfg.model_params,
         )
         #: number of layers on each device (its split layer); the server holds layers
         #: min(splits)+1..L and serves device k from its layer splits[k]+1 on
@@ -135,7 +133,7 @@ class SplitFed(Scheme):
             self.servers = [copy.deepcopy(self.global_model[s:]) for s in self.splits]
         else:
             self.servers = [self.server]
-        server_cfg = cfg.resolved_server_optimizer
+        server_cfg = cfg.server_optimizer
         self.server_opts = [
             make_optimizer(m.parameters(), server_cfg) if len(m) else None for m in self.servers
         ]  # FL has no server part
@@ -145,24 +143,19 @@ class SplitFed(Scheme):
         self.interval = self.client_interval(cfg.aggregation_interval)
         self.label_bits = max(1, math.ceil(math.log2(data.num_classes)))
 
-        self.dropout = ActivationDropout(comp.dropout.rate)
-        quant = StochasticQuantizer(comp.quantization.bits, comp.quantization.scale)
+        self.dropout = ActivationDropout(comp.dropout_rate)
+        quant = StochasticQuantizer(comp.quant_bits, comp.quant_scale)
         off = StochasticQuantizer(32)
-        targets = comp.quantization.targets
+        targets = comp.quant_targets
         self.grad_q = quant if "split_gradient" in targets else off
         self.act_q = quant if "activations" in targets else off
         self.upload_q = quant if "model_upload" in targets else off
-        pr = comp.pruning
-        self.sparse_compute = pr.sparse_compute
-        self.schedule = PruningSchedule(
-            kind=pr.schedule.kind,
-            rate=pr.rate,
-            start_round=pr.schedule.start_round,
-            end_round=getattr(pr.schedule, "end_round", None),
-            update_every_rounds=pr.schedule.update_every_rounds,
-        )
+        self.sparse_compute = comp.sparse_compute
+        self.schedule = comp.schedule
         self.pruners = (
-            [Pruner(MagnitudePruning(scope=pr.scope)) for _ in range(n)] if pr.rate > 0 else None
+            [Pruner(MagnitudePruning(scope=comp.pruning_scope)) for _ in range(n)]
+            if comp.pruning_rate > 0
+            else None
         )
         #: per device, the pruning rate of an update round it has not applied yet
         self._mask_rate: list[float | None] = [None] * n
@@ -191,8 +184,8 @@ class SplitFed(Scheme):
         aggregate = (r + 1) % self.interval == 0
         devices = yield from self._participants()
         self.participants, self.dropped = len(devices), 0
-        rounds = self.world.scenario.rounds
-        deadline = None if rounds.deadline_s is None else env.now + rounds.deadline_s
+        deadline_s = self.settings.deadline_s
+        deadline = None if deadline_s is None else env.now + deadline_s
         yield env.all_of([env.process(self._guarded(k, r, aggregate, deadline)) for k in devices])
         if aggregate:
             if self.server_copy_per_device:
@@ -217,7 +210,7 @@ class SplitFed(Scheme):
         while not devices:
             up = rc.next_up_s(env.now)
             if up is None:
-                yield env.timeout(self.world.scenario.rounds.empty_round_s)
+                yield env.timeout(self.settings.empty_round_s)
                 break
             yield env.timeout(up - env.now)
             devices = rc.select(env.now)
@@ -496,7 +489,7 @@ class SplitFed(Scheme):
         env = self.world.env
         here = [k for k in devices if k not in self._stale]
         self._stale.update(k for k in range(self.world.n_devices) if k not in here)
-        if self.scenario.aggregation.downlink == "unicast":
+        if self.settings.downlink == "unicast":
             yield env.all_of(
                 [
                     env.process(self._download(k, r, self._global_payload_bits(k), r + 1))
@@ -587,9 +580,7 @@ class SplitFed(Scheme):
         model = self._current_model()
         s = min(self.splits)
         ds = self.data.dataset
-        return evaluate(
-            model[:s], model[s:], ds.test_x, ds.test_y, self.scenario.learning.eval_batch_size
-        )
+        return evaluate(model[:s], model[s:], ds.test_x, ds.test_y, self.settings.eval_batch_size)
 
     def _current_model(self) -> nn.Sequential:
         """The whole model the server would form now: the last averages, or, between
@@ -636,8 +627,8 @@ class VanillaSplitLearning(SplitFed):
     (timed transmissions of its payload; the optimizer state travels with it, for free). The
     server-side model is shared. No averaging."""
 
-    def __init__(self, scenario: Scenario, world: World, data: FederatedData) -> None:
-        super().__init__(scenario, world, data)
+    def __init__(self, settings: SchemeSettings, world: World, data: FederatedData) -> None:
+        super().__init__(settings, world, data)
         n = world.n_devices
         shared, opt = self.clients[0], self.client_opts[0]
         self.clients, self.client_opts = [shared] * n, [opt] * n

@@ -20,84 +20,16 @@ increasing time order only (the LOS and shadowing processes are sequential).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-import channels
-from channels.doppler import coherence_time_s
 from channels.fading import BlockFading
-from channels.pathloss import PathLossModel, ThreeGppPathLoss
+from channels.mobility import MobilityModel
+from channels.pathloss import LosState, PathLossModel, ThreeGppPathLoss
 from channels.shadowing import CorrelatedShadowing
-from channels.units import dbm_to_w
-from fedsl_sim.scenario import (
-    THREE_GPP_PATHLOSS,
-    FixedPlacement,
-    LogDistancePathLoss,
-    ManhattanGridMobility,
-    RmaPathLoss,
-    Scenario,
-    ScenarioError,
-    StaticMobility,
-    TraceMobility,
-)
-from fedsl_sim.sim.streams import Streams
-
-DEFAULT_SHADOWING_STD_DB = 8.0
-DEFAULT_SHADOWING_CORR_M = 50.0  # TR 36.814 decorrelation distance
-MAX_SAMPLE_S = 0.01
-
-
-def make_pathloss(cfg: Any, carrier_hz: float) -> PathLossModel:
-    """The path-loss model of a ``network.pathloss`` block."""
-    if isinstance(cfg, LogDistancePathLoss):
-        return channels.pathloss.make(
-            "log_distance", fc_hz=carrier_hz, exponent=cfg.exponent, d0_m=cfg.d0_m
-        )
-    if cfg.model in ("free_space", "macro_36814"):
-        return channels.pathloss.make(cfg.model, fc_hz=carrier_hz)
-    params: dict[str, Any] = {"fc_hz": carrier_hz, "clamp": cfg.clamp}
-    if cfg.h_bs_m is not None:
-        params["h_bs_m"] = cfg.h_bs_m
-    if cfg.h_ut_m is not None:
-        params["h_ut_m"] = cfg.h_ut_m
-    if isinstance(cfg, RmaPathLoss):
-        params.update(h_m=cfg.building_height_m, w_m=cfg.street_width_m)
-    else:
-        params["simplified_nlos"] = cfg.simplified_nlos
-    if cfg.model == "inh":
-        params["office"] = cfg.office
-    return channels.pathloss.make(cfg.model, **params)
-
-
-def max_speed_mps(scenario: Scenario) -> float:
-    return float(scenario.devices.mobility.max_speed_mps())
-
-
-def make_mobility(
-    scenario: Scenario, start_m: np.ndarray, rng: np.random.Generator
-) -> channels.mobility.MobilityModel:
-    """The mobility model of ``devices.mobility``, devices starting at ``start_m`` (n, 2).
-
-    The scenario's field names are the model's parameter names; disc-bounded models move in
-    ``devices.movement_radius_m`` and start at ``start_m`` (unless drawn from the stationary
-    regime); the Manhattan grid is centred on the base station; a trace brings its own."""
-    dev = scenario.devices
-    mob = dev.mobility
-    if isinstance(mob, StaticMobility):
-        return channels.mobility.make("static", positions_m=start_m)
-    if isinstance(mob, TraceMobility):
-        return channels.mobility.make("trace", path_or_rows=mob.path, n=dev.count)
-    params = mob.model_dump(exclude={"kind", "radius_m"})
-    if isinstance(mob, ManhattanGridMobility):
-        hx, hy = mob.half_extent_m
-        params["origin_m"] = (-hx, -hy)
-    else:
-        params["radius_m"] = dev.movement_radius_m
-        if not getattr(mob, "stationary_start", False):
-            params["initial_positions_m"] = start_m
-    return channels.mobility.make(mob.kind, n=dev.count, rng=rng, **params)
-
 
 MIN_INTERFERER_DISTANCE_M = 10.0
 
@@ -125,14 +57,31 @@ def dl_site_gains(pathloss: PathLossModel, pos: np.ndarray, sites: np.ndarray) -
     return _mean_gain(pathloss, d).sum(axis=-1)
 
 
+@dataclass(frozen=True)
+class RingInterference:
+    """Inter-cell interference of the rings of neighbouring cells (see
+    :func:`ring_interference`)."""
+
+    #: (m, 2) positions of the interfering base stations, m
+    sites_m: np.ndarray
+    #: mean uplink interference power at the serving base station, W
+    ul_power_w: float
+    #: fraction of the time a neighbouring cell transmits, in [0, 1]
+    load: float
+
+
 def ring_interference(
-    cfg: Any, pathloss: PathLossModel, device_tx_power_w: float
-) -> tuple[np.ndarray, float]:
+    inter_site_distance_m: float,
+    rings: int,
+    load: float,
+    pathloss: PathLossModel,
+    device_tx_power_w: float,
+) -> RingInterference:
     """Interfering sites and the mean uplink interference power at the serving BS (W): one
     device per neighbouring cell, uniform in a disc of half the inter-site distance around its
     site (polar quadrature, 24 x 48 points), scaled by the load."""
-    sites = hex_ring_sites(cfg.inter_site_distance_m, cfg.rings)
-    radius = cfg.inter_site_distance_m / 2
+    sites = hex_ring_sites(inter_site_distance_m, rings)
+    radius = inter_site_distance_m / 2
     r = radius * np.sqrt((np.arange(24) + 0.5) / 24)  # equal-area annuli
     a = 2 * math.pi * (np.arange(48) + 0.5) / 48
     offsets = np.stack(np.meshgrid(r, a, indexing="ij"), -1).reshape(-1, 2)
@@ -142,121 +91,126 @@ def ring_interference(
     ul = 0.0
     for site in sites:
         ul += float(_mean_gain(pathloss, np.linalg.norm(site + pts, axis=-1)).mean())
-    return sites, cfg.load * device_tx_power_w * ul
+    return RingInterference(sites, load * device_tx_power_w * ul, load)
 
 
 class RadioChannel:
-    """Block-wise gains of ``n`` device links (see module docstring)."""
+    """Block-wise gains of ``n`` device links (see module docstring).
+
+    Built from explicit parts (:func:`fedsl_sim.build.build_channel` makes them from a
+    scenario):
+
+    Parameters
+    ----------
+    start_m : (n, 2) device positions at t = 0, m (the base station at the origin).
+    mobility : the devices' mobility model.
+    pathloss : the path-loss model at the network's carrier (interference, LOS draws).
+    fading : the block grid and its block fading draws (model ``none`` for a continuous
+        process: the grid only).
+    shadowing_rng : the shadowing stream.
+    time_varying : whether the gains change at all (False: every block is block 0).
+    cells_m : (C, 2) base-station positions, m; default one cell at the origin.
+    cell_pathloss : per cell, the path-loss model at its carrier; default ``pathloss``.
+    cell_tx_power_dbm : per cell, the transmit power (dBm) that association compares.
+    hysteresis_db : handover hysteresis, dB.
+    los : ``los``, ``nlos`` or ``stochastic`` (3GPP models: drawn with ``los_rng``).
+    shadowing_std_db : standard deviation, dB; None: the 3GPP model's, by LOS state.
+    shadowing_corr_m : decorrelation distance, m; None: the 3GPP model's, by LOS state.
+    shadowing_correlated : a Gudmundson process along the travelled distance (else one
+        draw per link, kept).
+    process : a continuous-time fading process of the travelled distance, or None.
+    interference : the neighbouring cells' interference, or None.
+    """
 
     CHUNK_BLOCKS = 1024
 
-    def __init__(self, scenario: Scenario, streams: Streams, source: str = "scenario") -> None:
-        dev, net = scenario.devices, scenario.network
-        n = self.n = dev.count
-        if isinstance(dev.placement, FixedPlacement):
-            start = np.asarray(dev.placement.positions_m, dtype=float).reshape(n, 2)
-        else:
-            start = channels.placement.uniform_disc(
-                streams.numpy("placement"),
-                n,
-                dev.placement.radius_m,
-                min_distance_m=dev.placement.min_distance_m,
-            )
-        try:
-            self.mobility = make_mobility(scenario, start, streams.numpy("mobility"))
-        except ValueError as exc:  # e.g. a malformed trace file
-            raise ScenarioError(source, str(exc), path="devices.mobility") from None
-        moving = dev.mobility.kind != "static"
+    def __init__(
+        self,
+        *,
+        start_m: np.ndarray,
+        mobility: MobilityModel,
+        pathloss: PathLossModel,
+        fading: BlockFading,
+        shadowing_rng: np.random.Generator,
+        time_varying: bool,
+        cells_m: np.ndarray | None = None,
+        cell_pathloss: Sequence[PathLossModel] | None = None,
+        cell_tx_power_dbm: Sequence[float] = (0.0,),
+        hysteresis_db: float = 0.0,
+        los: str = "los",
+        los_rng: np.random.Generator | None = None,
+        shadowing_std_db: float | None = 0.0,
+        shadowing_corr_m: float | None = None,
+        shadowing_correlated: bool = False,
+        process: Any | None = None,
+        interference: RingInterference | None = None,
+    ) -> None:
+        start = np.asarray(start_m, dtype=float)
+        n = self.n = len(start)
+        self.mobility = mobility
 
         # cells: a link per device and cell, flattened device-major (n * C links)
-        cells = net.cells or ()
         self.cells_m = (
-            np.asarray([c.position_m for c in cells], dtype=float) if cells else np.zeros((1, 2))
+            np.zeros((1, 2)) if cells_m is None else np.asarray(cells_m, dtype=float).reshape(-1, 2)
         )
         self.n_cells = n_cells = len(self.cells_m)
         links = n * n_cells
-        self.hysteresis_db = net.handover.hysteresis_db
+        self.hysteresis_db = float(hysteresis_db)
         # association compares received powers: each cell's transmit power counts
-        server_dbm = scenario.server.tx_power_dbm
-        self._cell_power_dbm = np.array(
-            [server_dbm if c.tx_power_dbm is None else c.tx_power_dbm for c in cells]
-            or [server_dbm]
-        )
-        carriers = [c.carrier_hz or net.carrier_hz for c in cells] or [net.carrier_hz]
+        self._cell_power_dbm = np.asarray(cell_tx_power_dbm, dtype=float)
+        if len(self._cell_power_dbm) != n_cells:
+            raise ValueError(
+                f"expected {n_cells} cell transmit powers, got {len(self._cell_power_dbm)}"
+            )
         self._serving: np.ndarray | None = None  # serving cell of each device, last block
         #: (t_s, device, from_cell, to_cell) of every handover, in time order
         self.handovers: list[tuple[float, int, int, int]] = []
 
         # path loss and LOS state
-        pl_cfg = net.pathloss
-        self.pathloss = make_pathloss(pl_cfg, net.carrier_hz)
+        self.pathloss = pathloss
         # one model per distinct carrier (path loss depends on it); cells share equal ones
-        self._cell_pathloss = [
-            self.pathloss if fc == net.carrier_hz else make_pathloss(pl_cfg, fc) for fc in carriers
-        ]
-        self.three_gpp = isinstance(pl_cfg, THREE_GPP_PATHLOSS)
-        self.los_mode = pl_cfg.los if self.three_gpp else "los"
+        self._cell_pathloss = list(cell_pathloss) if cell_pathloss is not None else [pathloss]
+        if len(self._cell_pathloss) != n_cells:
+            raise ValueError(f"expected {n_cells} path-loss models, got {len(cell_pathloss)}")
+        if los not in ("los", "nlos", "stochastic"):
+            raise ValueError(f"los: expected los, nlos or stochastic, got {los!r}")
+        self.los_mode = los
         self._los_state = None
-        if self.los_mode == "stochastic":
-            self._los_state = channels.pathloss.LosState(self.pathloss, links, streams.numpy("los"))
+        if los == "stochastic":
+            if los_rng is None:
+                raise ValueError("a stochastic LOS state needs los_rng")
+            self._los_state = LosState(pathloss, links, los_rng)
             los0 = self._los_state.update(self._relative(start))
         else:
-            los0 = np.full(links, self.los_mode == "los")
+            los0 = np.full(links, los == "los")
 
         # shadowing: a unit-variance process scaled by the standard deviation of the LOS state
-        sh = net.shadowing
-        self._std_db = sh.std_db
-        if sh.std_db is None and not self.three_gpp:
-            self._std_db = DEFAULT_SHADOWING_STD_DB
-        if sh.corr_distance_m is not None:
-            corr = np.full(links, sh.corr_distance_m)
-        elif self.three_gpp:
-            corr = np.asarray(self.pathloss.shadowing_corr_distance_m(los0), dtype=float)
+        self._std_db = shadowing_std_db
+        if shadowing_corr_m is not None:
+            corr = np.full(links, shadowing_corr_m)
+        elif isinstance(pathloss, ThreeGppPathLoss):
+            corr = np.asarray(pathloss.shadowing_corr_distance_m(los0), dtype=float)
         else:
-            corr = np.full(links, DEFAULT_SHADOWING_CORR_M)
-        rng_sh = streams.numpy("shadowing")
-        if sh.correlated:
+            raise ValueError("shadowing_corr_m is needed with a path-loss model other than 3GPP")
+        if shadowing_std_db is None and not isinstance(pathloss, ThreeGppPathLoss):
+            raise ValueError("shadowing_std_db is needed with a path-loss model other than 3GPP")
+        if shadowing_correlated:
             self._unit_shadow: CorrelatedShadowing | np.ndarray = CorrelatedShadowing(
-                1.0, corr, links, rng_sh
+                1.0, corr, links, shadowing_rng
             )
         else:
-            self._unit_shadow = rng_sh.standard_normal(links)
+            self._unit_shadow = shadowing_rng.standard_normal(links)
 
         # small-scale fading and the block grid
-        f = net.fading
-        params = f.distribution_params
-        rng_f = streams.numpy("fading")
-        self.continuous = f.time == "continuous"
-        if self.continuous:
-            self.process = channels.doppler.make(
-                f.model, n_links=links, fc_hz=net.carrier_hz, rng=rng_f, **params
-            )
-            if f.sample_s is not None:
-                block_s = f.sample_s
-            elif max_speed_mps(scenario) > 0:
-                block_s = min(
-                    MAX_SAMPLE_S, coherence_time_s(net.carrier_hz, max_speed_mps(scenario)) / 10
-                )
-            else:
-                block_s = MAX_SAMPLE_S
-            # a grid without fading: BlockFading of model "none" draws nothing
-            self.fading = BlockFading(channels.fading.make("none"), links, block_s, rng_f)
-            self.time_varying = moving
-        else:
-            self.fading = BlockFading(
-                channels.fading.make(f.model, **params), links, f.coherence_s, rng_f
-            )
-            self.time_varying = f.model != "none" or moving
+        self.continuous = process is not None
+        self.process = process
+        self.fading = fading
+        self.time_varying = bool(time_varying)
         self.block_s = self.fading.coherence_s
-        self._interference = None
-        self._interference_load = net.interference.load if net.interference else 0.0
-        if net.interference is not None:
-            self._interference = ring_interference(
-                net.interference, self.pathloss, dbm_to_w(dev.tx_power_dbm)
-            )
-        self.has_interference = self._interference is not None
+        self._interference = interference
+        self.has_interference = interference is not None
         #: mean uplink interference power at the serving BS, W (0 without interference)
-        self.ul_interference_w = 0.0 if self._interference is None else self._interference[1]
+        self.ul_interference_w = 0.0 if interference is None else interference.ul_power_w
         self._chunks: dict[int, np.ndarray] = {}
         self._next_chunk = 0  # chunks are computed strictly in order (sequential processes)
         self._components: dict[int, dict[str, np.ndarray]] = {}
@@ -398,10 +352,8 @@ class RadioChannel:
             "fading_power": served(fad),
         }
         if self._interference is not None:
-            sites, _ = self._interference
-            load = self._interference_load
-            self._components[c]["dl_interference_gain"] = load * dl_site_gains(
-                self.pathloss, pos, sites
+            self._components[c]["dl_interference_gain"] = self._interference.load * dl_site_gains(
+                self.pathloss, pos, self._interference.sites_m
             )
         return 10.0 ** (served(sh_db - pl_db) / 10.0) * served(fad)
 

@@ -8,78 +8,64 @@ then cuts its work off (see :class:`~fedsl_sim.schemes.split_fed.SplitFed`).
 
 from __future__ import annotations
 
-import csv
 import math
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 
-from fedsl_sim.scenario import (
-    BernoulliAvailability,
-    BestChannelParticipation,
-    RandomParticipation,
-    RoundsConfig,
-    ScenarioError,
-    TraceAvailability,
-)
 from fedsl_sim.sim.channel import RadioChannel
-from fedsl_sim.sim.streams import Streams
 
-#: latest time an availability trace may name, s (about 32 years)
-MAX_TRACE_S = 1.0e9
-
-
-def read_down_intervals(path: str, n_devices: int, source: str) -> list[list[tuple[float, float]]]:
-    """Per device, its down intervals [t_down, t_up) from a CSV ``device, t_down_s, t_up_s``."""
-    where = f"rounds.availability.path ({path})"
-    out: list[list[tuple[float, float]]] = [[] for _ in range(n_devices)]
-    with Path(path).open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"device", "t_down_s", "t_up_s"} - set(reader.fieldnames or ())
-        if missing:
-            raise ScenarioError(source, f"{where}: missing columns {sorted(missing)}")
-        for line, row in enumerate(reader, start=2):
-            try:
-                k, t0, t1 = int(row["device"]), float(row["t_down_s"]), float(row["t_up_s"])
-            except (TypeError, ValueError):
-                raise ScenarioError(source, f"{where}: line {line}: not numbers: {row}") from None
-            if not 0 <= k < n_devices:
-                raise ScenarioError(
-                    source, f"{where}: line {line}: device {k} is not in 0..{n_devices - 1}"
-                )
-            if not (math.isfinite(t0) and math.isfinite(t1) and 0 <= t0 < t1 <= MAX_TRACE_S):
-                raise ScenarioError(
-                    source,
-                    f"{where}: line {line}: expected 0 <= t_down_s < t_up_s <= {MAX_TRACE_S:g} "
-                    f"(finite seconds), got {t0}, {t1}",
-                )
-            out[k].append((t0, t1))
-    for k in range(n_devices):
-        out[k].sort()
-    return out
+PARTICIPATION = ("all", "random", "best_channel")
 
 
 class RoundControl:
-    """Participation and availability of the devices, round by round."""
+    """Participation and availability of the devices, round by round.
+
+    Parameters
+    ----------
+    n_devices : number of devices.
+    channel : the radio channel (``best_channel`` ranks devices by its large-scale gain).
+    participation_rng, availability_rng : the participation and availability streams.
+    participation : ``all``, ``random`` (a random ``fraction`` of the available devices) or
+        ``best_channel`` (the ``fraction`` with the strongest large-scale gain).
+    fraction : share of the available devices that take part (at least one), in (0, 1].
+    p_unavailable : Bernoulli availability: each device is off in a round with this
+        probability (one draw per device and round); None: no Bernoulli draws.
+    down_intervals : per device, its sorted down intervals [t_down_s, t_up_s) (trace
+        availability), or None.
+    """
 
     def __init__(
         self,
-        cfg: RoundsConfig,
         n_devices: int,
-        streams: Streams,
         channel: RadioChannel,
-        source: str = "scenario",
+        participation_rng: np.random.Generator,
+        availability_rng: np.random.Generator,
+        participation: str = "all",
+        fraction: float = 1.0,
+        p_unavailable: float | None = None,
+        down_intervals: Sequence[Sequence[tuple[float, float]]] | None = None,
     ) -> None:
-        self.cfg = cfg
+        if participation not in PARTICIPATION:
+            raise ValueError(
+                f"participation: expected one of {PARTICIPATION}, got {participation!r}"
+            )
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction: expected a value in (0, 1], got {fraction}")
+        if p_unavailable is not None and not 0 <= p_unavailable <= 1:
+            raise ValueError(f"p_unavailable: expected a probability, got {p_unavailable}")
+        if down_intervals is not None and len(down_intervals) != n_devices:
+            raise ValueError(
+                f"down_intervals: expected {n_devices} lists, got {len(down_intervals)}"
+            )
         self.n = n_devices
         self.channel = channel
-        self._rng_part = streams.numpy("participation")
-        self._rng_avail = streams.numpy("availability")
-        self.down = (
-            read_down_intervals(cfg.availability.path, n_devices, source)
-            if isinstance(cfg.availability, TraceAvailability)
-            else None
-        )
+        self.participation = participation
+        self.fraction = float(fraction)
+        self.p_unavailable = p_unavailable
+        self._rng_part = participation_rng
+        self._rng_avail = availability_rng
+        self.down = None if down_intervals is None else [sorted(iv) for iv in down_intervals]
 
     def is_down(self, k: int, t_s: float) -> bool:
         return self.down is not None and any(a <= t_s < b for a, b in self.down[k])
@@ -101,20 +87,19 @@ class RoundControl:
     def available(self, t_s: float) -> list[int]:
         """Devices that can take part in a round starting at ``t_s``."""
         devices = [k for k in range(self.n) if not self.is_down(k, t_s)]
-        if isinstance(self.cfg.availability, BernoulliAvailability):
+        if self.p_unavailable is not None:
             # one draw per device and round, whatever happened before: streams stay aligned
-            off = self._rng_avail.random(self.n) < self.cfg.availability.p_unavailable
+            off = self._rng_avail.random(self.n) < self.p_unavailable
             devices = [k for k in devices if not off[k]]
         return devices
 
     def select(self, t_s: float) -> list[int]:
         """The round's participants (sorted), among the available devices."""
         devices = self.available(t_s)
-        part = self.cfg.participation
-        if not devices or not isinstance(part, RandomParticipation | BestChannelParticipation):
+        if not devices or self.participation == "all":
             return devices
-        m = max(1, math.ceil(part.fraction * len(devices)))
-        if isinstance(part, RandomParticipation):
+        m = max(1, math.ceil(self.fraction * len(devices)))
+        if self.participation == "random":
             chosen = self._rng_part.choice(devices, size=m, replace=False)
         else:
             state = self.channel.components(self.channel.block_at(t_s))

@@ -17,17 +17,13 @@ below, each of which books its event (and energy) in the recorder:
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from functools import partial
 from typing import Any
 
 import numpy as np
 import simpy
 
-from channels.link import cqi_rate_bps, cqi_snr_thresholds_db, shannon_rate_bps
-from channels.units import dbm_to_w, noise_power_w
-from fedsl_sim.scenario import CqiRate, PerDevice, Scenario, ShannonRate, UniformRange
 from fedsl_sim.sim.channel import RadioChannel
-from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium, TxResult, shannon_rate
+from fedsl_sim.sim.medium import DOWNLINK, UPLINK, Medium, TxResult
 from fedsl_sim.sim.recorder import (
     BACKHAUL,
     DOWNLINK_KINDS,
@@ -41,92 +37,76 @@ from fedsl_sim.sim.recorder import (
 )
 from fedsl_sim.sim.rounds import RoundControl
 from fedsl_sim.sim.streams import Streams
-from fedsl_sim.sim.topology import backhaul_delay_s, backhaul_paths, build_backhaul
+from fedsl_sim.sim.topology import backhaul_delay_s
 
 Process = Generator[simpy.Event, Any, Any]
 
 
-def make_rate_model(cfg: ShannonRate | CqiRate) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """rate(bandwidth_hz, snr) -> bit/s for the ``network.rate`` block (picklable: a
-    checkpoint stores it)."""
-    if isinstance(cfg, CqiRate):
-        return partial(cqi_rate_bps, table=cfg.table, snr_thresholds_db=cfg.snr_thresholds_db)
-    if cfg.gap_db == 0:
-        return shannon_rate
-    return partial(shannon_rate_bps, gap_db=cfg.gap_db)
-
-
-def min_rate_snr_linear(cfg: ShannonRate | CqiRate) -> float:
-    """The SINR below which the ``network.rate`` model gives no rate (CQI 1's threshold for the
-    CQI tables, 0 for Shannon)."""
-    if isinstance(cfg, CqiRate):
-        thr = cfg.snr_thresholds_db or cqi_snr_thresholds_db(cfg.table)
-        return float(10.0 ** (thr[0] / 10.0))
-    return 0.0
-
-
-def per_device_values(value: PerDevice, n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n,) values of a per-device field: one value, a list, or a uniform range (drawn)."""
-    if isinstance(value, UniformRange):
-        return rng.uniform(value.low, value.high, size=n)
-    return np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
+def _per_device(name: str, values: np.ndarray, n: int, positive: bool = True) -> np.ndarray:
+    out = np.broadcast_to(np.asarray(values, dtype=float), (n,)).copy()
+    if not np.all(np.isfinite(out)) or (np.any(out <= 0) if positive else np.any(out < 0)):
+        raise ValueError(f"{name}: expected {n} finite values {'> 0' if positive else '>= 0'}")
+    return out
 
 
 class World:
-    """Everything with a clock in one simulation; two Worlds never share state."""
+    """Everything with a clock in one simulation; two Worlds never share state.
 
-    def __init__(self, scenario: Scenario, source: str = "scenario") -> None:
-        self.scenario = scenario
-        self.env = simpy.Environment()
-        self.streams = Streams(scenario.seed)
-        self.n_devices = scenario.devices.count
-        self.channel = RadioChannel(scenario, self.streams, source=source)
-        net = scenario.network
-        thr = net.outage.snr_threshold_db
-        cells = net.cells or ()
-        server_dbm = scenario.server.tx_power_dbm
-        self.medium = Medium(
-            self.env,
-            self.channel,
-            bandwidth_hz=[c.bandwidth_hz or net.bandwidth_hz for c in cells] or net.bandwidth_hz,
-            noise_psd_w_per_hz=float(noise_power_w(1.0, net.noise_figure_db)),
-            device_tx_power_w=np.full(
-                self.n_devices, float(dbm_to_w(scenario.devices.tx_power_dbm))
-            ),
-            bs_tx_power_w=[
-                float(dbm_to_w(server_dbm if c.tx_power_dbm is None else c.tx_power_dbm))
-                for c in cells
-            ]
-            or float(dbm_to_w(server_dbm)),
-            snr_threshold_linear=None if thr is None else 10.0 ** (thr / 10.0),
-            policy=net.outage.policy,
-            max_retransmissions=net.outage.max_retransmissions,
-            chase_combining=net.outage.chase_combining,
-            access=net.access.kind,
-            share=net.access.share,
-            rate_bps=make_rate_model(net.rate),
-            handover=net.handover.interruption,
-            scheduler=net.access.scheduler,
-            min_share_hz=net.access.min_share_hz,
-            min_rate_snr_linear=min_rate_snr_linear(net.rate),
-            max_wait_s=net.outage.max_wait_s,
-        )
-        self.device_tx_power_w = self.medium.device_tx_power_w
-        self.rounds = RoundControl(
-            scenario.rounds, self.n_devices, self.streams, self.channel, source
-        )
-        self.backhaul = build_backhaul(net, source)
-        self.backhaul_paths = backhaul_paths(self.backhaul, net.n_cells)
+    Built from its parts (:func:`fedsl_sim.build.build_world` makes them from a scenario).
+
+    Parameters
+    ----------
+    env : the SimPy environment (the medium's).
+    streams : the random streams of the run.
+    channel, medium : the devices' links and the shared wireless medium.
+    rounds : participation and availability.
+    backhaul_paths : per cell, the (latency_s, capacity_bps) hops to the server.
+    server_workers : parallel workers of the edge server.
+    server_flops_per_s : FLOP/s of one server worker.
+    cpu_hz, flops_per_cycle, kappa : (n,) per device: clock (Hz), FLOPs per cycle, effective
+        switched capacitance (energy = kappa cycles f^2, J).
+    """
+
+    def __init__(
+        self,
+        *,
+        env: simpy.Environment,
+        streams: Streams,
+        channel: RadioChannel,
+        medium: Medium,
+        rounds: RoundControl,
+        backhaul_paths: list[list[tuple[float, float]]],
+        server_workers: int,
+        server_flops_per_s: float,
+        cpu_hz: np.ndarray,
+        flops_per_cycle: np.ndarray,
+        kappa: np.ndarray,
+    ) -> None:
+        if medium.env is not env or medium.channel is not channel:
+            raise ValueError("the medium must be built on the world's environment and channel")
+        self.env = env
+        self.streams = streams
+        self.channel = channel
+        self.n_devices = channel.n
+        self.medium = medium
+        self.device_tx_power_w = medium.device_tx_power_w
+        self.rounds = rounds
+        self.backhaul_paths = backhaul_paths
+        if len(backhaul_paths) != channel.n_cells:
+            raise ValueError(
+                f"expected {channel.n_cells} backhaul paths, got {len(backhaul_paths)}"
+            )
         self._handovers_booked = 0
-        self.server_workers = simpy.Resource(self.env, capacity=scenario.server.workers)
-        self.server_flops_per_s = scenario.server.flops_per_s
-        comp, rng = scenario.devices.compute, self.streams.numpy("compute")
+        self.server_workers = simpy.Resource(env, capacity=server_workers)
+        if not server_flops_per_s > 0:
+            raise ValueError(f"server_flops_per_s: expected > 0, got {server_flops_per_s}")
+        self.server_flops_per_s = float(server_flops_per_s)
         n = self.n_devices
         #: per device: clock (Hz), FLOPs per cycle, effective capacitance kappa
-        self.cpu_hz = per_device_values(comp.cpu_hz, n, rng)
-        self.flops_per_cycle = per_device_values(comp.flops_per_cycle, n, rng)
-        self.kappa = per_device_values(comp.kappa, n, rng)
-        self.recorder = Recorder(self.n_devices)
+        self.cpu_hz = _per_device("cpu_hz", cpu_hz, n)
+        self.flops_per_cycle = _per_device("flops_per_cycle", flops_per_cycle, n)
+        self.kappa = _per_device("kappa", kappa, n, positive=False)
+        self.recorder = Recorder(n)
 
     @property
     def now(self) -> float:

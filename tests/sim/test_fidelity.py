@@ -512,9 +512,9 @@ def test_the_deadline_covers_a_catch_up_download(tmp_path):
 
 # ----------------------------------------------------------------------- 8. server workers
 def test_parallel_server_workers_compute_against_the_model_at_service_start():
-    from fedsl_sim.sim.world import World
+    from fedsl_sim.build import build_world
 
-    world = World(make_scenario(server__workers=2))
+    world = build_world(make_scenario(server__workers=2))
     env, state, seen = world.env, {"v": 0}, {}
 
     def job(name, flops):
@@ -536,9 +536,9 @@ def test_parallel_server_workers_compute_against_the_model_at_service_start():
 
 
 def test_one_worker_serves_in_order_and_sees_every_update():
-    from fedsl_sim.sim.world import World
+    from fedsl_sim.build import build_world
 
-    world = World(make_scenario(server__workers=1))
+    world = build_world(make_scenario(server__workers=1))
     env, state, seen = world.env, {"v": 0}, {}
 
     def job(name):

@@ -412,8 +412,8 @@ def test_proportional_share_follows_message_sizes():
 
 
 def test_rate_models_gap_and_cqi():
+    from fedsl_sim.build import make_rate_model
     from fedsl_sim.scenario import CqiRate, ShannonRate
-    from fedsl_sim.sim.world import make_rate_model
 
     gap = make_rate_model(ShannonRate(model="shannon", gap_db=3.0))
     snr = np.array([1.0, 10.0])

@@ -1,0 +1,89 @@
+"""What a scheme is told: plain, unit-named settings the builder derives from a scenario.
+
+Schemes never read the scenario; :func:`fedsl_sim.build.scheme_settings` fills these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from fedsl_sim.compression.pruning import PruningSchedule
+from fedsl_sim.learning.split import OptimizerSpec
+
+QUANT_TARGETS = ("split_gradient", "activations", "model_upload")
+DOWNLINKS = ("broadcast", "unicast")
+
+
+@dataclass(frozen=True)
+class SplitByDistance:
+    """Per-device split layers by distance: the devices, nearest to a base station first at
+    t = 0, cut into ``len(layers)`` consecutive near-equal groups; group g splits at
+    ``layers[g]``."""
+
+    layers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CompressionSettings:
+    """Activation dropout, stochastic quantization and dynamic magnitude pruning."""
+
+    #: probability that an activation entry is dropped at the split layer, in [0, 1)
+    dropout_rate: float = 0.0
+    #: quantizer bits (32: values go as float32)
+    quant_bits: int = 32
+    #: ``range`` or ``norm`` scaling of the quantizer
+    quant_scale: str = "range"
+    #: which messages are quantized (of :data:`QUANT_TARGETS`)
+    quant_targets: frozenset[str] = frozenset({"split_gradient"})
+    #: target pruning rate of the client-side weights, in [0, 1) (0: no pruning)
+    pruning_rate: float = 0.0
+    #: ``global`` or ``layer`` magnitude ranking
+    pruning_scope: str = "global"
+    #: client compute FLOPs scale with the kept density
+    sparse_compute: bool = True
+    #: when the pruning masks are recomputed, at what rate
+    schedule: PruningSchedule = field(default_factory=lambda: PruningSchedule("fixed", 0.0))
+
+    def __post_init__(self) -> None:
+        unknown = set(self.quant_targets) - set(QUANT_TARGETS)
+        if unknown:
+            raise ValueError(f"quant_targets: unknown {sorted(unknown)}; known {QUANT_TARGETS}")
+
+
+@dataclass(frozen=True)
+class SchemeSettings:
+    """Everything a scheme needs besides the world and the data.
+
+    ``split_layer``: layers on each device — one for all, one per device, or a
+    :class:`SplitByDistance` rule. ``deadline_s``: a round's devices have this long (None: no
+    deadline); ``empty_round_s``: how long the server waits when no device can take part and
+    none will come back, s. ``downlink``: the averaged model goes as a ``broadcast`` (one
+    multicast per cell) or as ``unicast`` messages.
+    """
+
+    model: str
+    split_layer: int | tuple[int, ...] | SplitByDistance
+    optimizer: OptimizerSpec
+    server_optimizer: OptimizerSpec
+    model_params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    local_steps: int = 1
+    aggregation_interval: int = 1
+    eval_batch_size: int = 512
+    compute_device: str = "cpu"
+    deadline_s: float | None = None
+    empty_round_s: float = 1.0
+    downlink: str = "broadcast"
+    compression: CompressionSettings = field(default_factory=CompressionSettings)
+
+    def __post_init__(self) -> None:
+        if self.downlink not in DOWNLINKS:
+            raise ValueError(f"downlink: expected one of {DOWNLINKS}, got {self.downlink!r}")
+        if self.local_steps < 1 or self.aggregation_interval < 1 or self.eval_batch_size < 1:
+            raise ValueError("local_steps, aggregation_interval, eval_batch_size: expected >= 1")
+        if self.deadline_s is not None and not self.deadline_s > 0:
+            raise ValueError(f"deadline_s: expected > 0 s, got {self.deadline_s}")
+        if not self.empty_round_s > 0:
+            raise ValueError(f"empty_round_s: expected > 0 s, got {self.empty_round_s}")
