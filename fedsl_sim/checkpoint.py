@@ -59,7 +59,8 @@ from fedsl_sim.simulation import Simulation
 
 FORMAT = "fedsl-sim checkpoint"
 #: 2: the fidelity fixes changed the pickled layout (medium, world, recorder, schemes)
-FORMAT_VERSION = 2
+#: 3: runtime classes built by fedsl_sim.build (no scenario in the world or the schemes)
+FORMAT_VERSION = 3
 MAGIC = b"fedsl-sim checkpoint\n"
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "latest.ckpt"

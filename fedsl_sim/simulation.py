@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 import fedsl_sim.schemes  # noqa: F401  (fills the scheme registry)
-from fedsl_sim.build import build_data, build_scheme, build_world, check_scenario
+from fedsl_sim.build import build_data, build_driver, build_scheme, build_world, check_scenario
+from fedsl_sim.driver import RoundDriver
 from fedsl_sim.errors import ScenarioError
 from fedsl_sim.learning.federated import FederatedData
 from fedsl_sim.learning.split import DivergedError, resolve_device
 from fedsl_sim.scenario import Scenario
-from fedsl_sim.schemes.base import Scheme
+from fedsl_sim.schemes.base import RoundResult, Scheme
 from fedsl_sim.sim.world import World
 
 
@@ -27,6 +28,7 @@ class Simulation:
     world: World
     data: FederatedData
     scheme: Scheme
+    driver: RoundDriver
     #: why training stopped, when it diverged (``stop_reason: diverged``)
     diverged: str | None = None
 
@@ -42,7 +44,13 @@ class Simulation:
         world = build_world(scenario, source=source)
         data = build_data(scenario, world.streams, source=source)
         scheme = build_scheme(scenario, world, data)
-        return cls(scenario, world, data, scheme)
+        return cls(scenario, world, data, scheme, build_driver(scenario, scheme, world))
+
+    def run_round(self, r: int) -> RoundResult:
+        """Run round ``r`` (0-based) to its end in simulated time (no evaluation, nothing
+        recorded as a round row)."""
+        env = self.world.env
+        return env.run(until=env.process(self.driver.round(r)))
 
     def run_rounds(
         self,
@@ -74,7 +82,7 @@ class Simulation:
         try:
             for r in range(start, stop.max_rounds):
                 try:
-                    env.run(until=env.process(self.scheme.round(r)))
+                    result = self.run_round(r)
                 except DivergedError as exc:  # the outputs hold the rounds before this one
                     self.diverged = f"round {r}: {exc}"
                     reason = "diverged"
@@ -85,9 +93,7 @@ class Simulation:
                 test = None
                 if (r + 1) % every == 0 or last or over_time:
                     test = self.scheme.evaluate()
-                row = rec.close_round(
-                    r, env.now, test, self.scheme.participants, self.scheme.dropped
-                )
+                row = rec.close_round(r, env.now, test, len(result.participants), result.dropped)
                 if test is not None:
                     best = test[0] if math.isnan(best) else max(best, test[0])
                 bar.update(1)

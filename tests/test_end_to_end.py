@@ -99,7 +99,7 @@ def test_two_simulations_in_one_process_do_not_interfere():
     x, y = Simulation.build(sc), Simulation.build(other)
     for r in range(sc.stop.max_rounds):
         for sim in (x, y):
-            sim.world.env.run(until=sim.world.env.process(sim.scheme.round(r)))
+            sim.run_round(r)
     ref = [(e.device, e.kind, e.t_start_s, e.t_end_s, e.bits) for e in alone.world.recorder.events]
     got = [(e.device, e.kind, e.t_start_s, e.t_end_s, e.bits) for e in x.world.recorder.events]
     assert got == ref
@@ -176,12 +176,12 @@ def test_dynamic_pruning_revives_weights_kept_by_other_devices():
         },
     )
     sim = Simulation.build(sc)
-    env, scheme = sim.world.env, sim.scheme
+    scheme = sim.scheme
     for r in range(2):  # rounds 0, 1; FedAvg at the end of round 1
-        env.run(until=env.process(scheme.round(r)))
+        sim.run_round(r)
     before = [p.masks for p in scheme.pruners]
     assert any(not a.equal(b) for a, b in zip(before[0], before[1], strict=True))
-    env.run(until=env.process(scheme.round(2)))  # mask update from the averaged weights
+    sim.run_round(2)  # mask update from the averaged weights
     after = [p.masks for p in scheme.pruners]
     revived = sum(
         int((~old & new).sum())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import yaml
@@ -115,19 +113,3 @@ def test_partial_participation(kind):
         assert per_round == [[0, 1, 2]] * 3
     else:
         assert len({tuple(d) for d in per_round}) > 1  # a different draw each round
-
-
-def test_bernoulli_availability_rate():
-    p = 0.3
-    sc = make_scenario(
-        scheme="fedsl",
-        devices__count=10,
-        devices__placement={"kind": "uniform_disc", "radius_m": 100.0},
-        rounds={"availability": {"kind": "bernoulli", "p_unavailable": p}},
-        stop__max_rounds=40,
-        learning__eval_every_rounds=40,
-    )
-    sim = run(sc)
-    counts = [r.participants for r in sim.world.recorder.rounds]
-    # 400 device-rounds, each available with probability 0.7: mean 7, sd sqrt(400 .21)/40
-    assert abs(sum(counts) / 40 - 10 * (1 - p)) < 4 * math.sqrt(400 * p * (1 - p)) / 40

@@ -197,15 +197,14 @@ def test_devices_get_the_last_average_not_the_live_server_layers():
     sc = make_scenario(scheme="fedsl", learning__split_layer=[1, 2], **two)
     sim = Simulation.build(sc)
     initial = {k: v.clone() for k, v in sim.scheme.global_model.state_dict().items()}
-    env = sim.world.env
-    env.run(until=env.process(sim.scheme.round(0)))  # no average yet (I = 2)
-    average, live = sim.scheme._average, sim.scheme.global_model.state_dict()
+    sim.run_round(0)  # no average yet (I = 2)
+    average, live = sim.scheme.last_average, sim.scheme.global_model.state_dict()
     assert set(average) == {k for k in initial if k.split(".")[0] in {"0", "1"}}
     assert all(torch.equal(average[k], initial[k]) for k in average)
     assert not torch.equal(live["1.0.weight"], initial["1.0.weight"])  # the server trained it
-    env.run(until=env.process(sim.scheme.round(1)))  # the average: snapshot and live agree
+    sim.run_round(1)  # the average: snapshot and live agree
     live = sim.scheme.global_model.state_dict()
-    assert all(torch.equal(sim.scheme._average[k], live[k]) for k in sim.scheme._average)
+    assert all(torch.equal(sim.scheme.last_average[k], live[k]) for k in sim.scheme.last_average)
     for k in (0, 1):
         for key, value in sim.scheme.clients[k].state_dict().items():
             assert torch.equal(value, live[key])

@@ -55,12 +55,11 @@ class CompressionSettings:
 
 @dataclass(frozen=True)
 class SchemeSettings:
-    """Everything a scheme needs besides the world and the data.
+    """Everything a scheme needs besides the world and the data (the round's skeleton —
+    deadline, aggregation schedule — is the driver's: :class:`fedsl_sim.driver.RoundDriver`).
 
     ``split_layer``: layers on each device — one for all, one per device, or a
-    :class:`SplitByDistance` rule. ``deadline_s``: a round's devices have this long (None: no
-    deadline); ``empty_round_s``: how long the server waits when no device can take part and
-    none will come back, s. ``downlink``: the averaged model goes as a ``broadcast`` (one
+    :class:`SplitByDistance` rule. ``downlink``: the averaged model goes as a ``broadcast`` (one
     multicast per cell) or as ``unicast`` messages.
     """
 
@@ -70,20 +69,13 @@ class SchemeSettings:
     server_optimizer: OptimizerSpec
     model_params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     local_steps: int = 1
-    aggregation_interval: int = 1
     eval_batch_size: int = 512
     compute_device: str = "cpu"
-    deadline_s: float | None = None
-    empty_round_s: float = 1.0
     downlink: str = "broadcast"
     compression: CompressionSettings = field(default_factory=CompressionSettings)
 
     def __post_init__(self) -> None:
         if self.downlink not in DOWNLINKS:
             raise ValueError(f"downlink: expected one of {DOWNLINKS}, got {self.downlink!r}")
-        if self.local_steps < 1 or self.aggregation_interval < 1 or self.eval_batch_size < 1:
-            raise ValueError("local_steps, aggregation_interval, eval_batch_size: expected >= 1")
-        if self.deadline_s is not None and not self.deadline_s > 0:
-            raise ValueError(f"deadline_s: expected > 0 s, got {self.deadline_s}")
-        if not self.empty_round_s > 0:
-            raise ValueError(f"empty_round_s: expected > 0 s, got {self.empty_round_s}")
+        if self.local_steps < 1 or self.eval_batch_size < 1:
+            raise ValueError("local_steps, eval_batch_size: expected >= 1")

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 
 import numpy as np
-import simpy
 import torch
 from torch import Tensor, nn
 
@@ -50,7 +50,7 @@ from fedsl_sim.learning.split import (
     resolve_device,
     server_gradients,
 )
-from fedsl_sim.schemes.base import SCHEMES, Scheme
+from fedsl_sim.schemes.base import SCHEMES, RoundResult, Scheme, SchemeShape
 from fedsl_sim.schemes.settings import SchemeSettings, SplitByDistance
 from fedsl_sim.sim.recorder import (
     AGGREGATION,
@@ -75,10 +75,7 @@ class SplitFed(Scheme):
     """FedSL / lightweight FedSL (see module docstring); the other split schemes and FL are
     variants set by the class attributes and hooks below."""
 
-    #: one server-side model per device (SplitFed V1) instead of one shared model
-    server_copy_per_device = False
-    #: client-side models averaged every round (SplitFed V2) instead of every I rounds
-    client_average_every_round = False
+    shape = SchemeShape(split=True, server_copy_per_device=False, averaging="interval")
 
     def split_points(self, n_layers: int) -> list[int]:
         """Number of layers on each device (``learning.split_layer`` resolved per device)."""
@@ -98,9 +95,6 @@ class SplitFed(Scheme):
             for k in members:
                 out[int(k)] = split.layers[group]
         return out
-
-    def client_interval(self, aggregation_interval: int) -> int:
-        return 1 if self.client_average_every_round else aggregation_interval
 
     def __init__(self, settings: SchemeSettings, world: World, data: FederatedData) -> None:
         super().__init__(settings, world, data)
@@ -129,7 +123,7 @@ class SplitFed(Scheme):
         # initialised on the CPU from the seeded generator, then moved: same start anywhere
         self.global_model = nn.Sequential(*layers).to(self.device)
         self.server = self.global_model[s_min:]  # the shared (or last averaged) server part
-        if self.server_copy_per_device:  # SplitFed V1: device k's copy holds its layers s_k..
+        if self.shape.server_copy_per_device:  # SplitFed V1: device k's copy holds its layers s_k..
             self.servers = [copy.deepcopy(self.global_model[s:]) for s in self.splits]
         else:
             self.servers = [self.server]
@@ -140,7 +134,6 @@ class SplitFed(Scheme):
         self.clients = [copy.deepcopy(self.global_model[:s]) for s in self.splits]
         self.client_opts = [make_optimizer(m.parameters(), cfg.optimizer) for m in self.clients]
         self.local_steps = cfg.local_steps
-        self.interval = self.client_interval(cfg.aggregation_interval)
         self.label_bits = max(1, math.ceil(math.log2(data.num_classes)))
 
         self.dropout = ActivationDropout(comp.dropout_rate)
@@ -162,7 +155,6 @@ class SplitFed(Scheme):
         self.dropout_gens = [world.streams.torch("dropout", k) for k in range(n)]
         self.quant_gens = [world.streams.torch("quantization", k) for k in range(n)]
         self._densities: list[list[float] | None] = [None] * n
-        self._uploads: list[dict[str, Tensor] | None] = [None] * n
         self._aggregated_this_round = False
         self._servers_averaged_this_round = False
         self._stale: set[int] = set()  # devices that missed the last average
@@ -172,25 +164,19 @@ class SplitFed(Scheme):
         #: (the live model's layers past the shallowest split keep training on the server)
         self._average = self._snapshot()
 
-    # ------------------------------------------------------------------ round
-    def round(self, r: int) -> Process:
-        env = self.world.env
+    # ------------------------------------------------------------------ round hooks
+    def configure(self, r: int) -> None:
         self._aggregated_this_round = self._servers_averaged_this_round = False
         if self.pruners is not None and self.schedule.is_update_round(r):
             # each device recomputes its mask when it next trains, from the weights it will
             # train (after fetching a missed average), at the rate of this update round
             for k in range(self.world.n_devices):
                 self._mask_rate[k] = self.schedule.rate_at(r)
-        aggregate = (r + 1) % self.interval == 0
-        devices = yield from self._participants()
-        self.participants, self.dropped = len(devices), 0
-        deadline_s = self.settings.deadline_s
-        deadline = None if deadline_s is None else env.now + deadline_s
-        yield env.all_of([env.process(self._guarded(k, r, aggregate, deadline)) for k in devices])
-        if aggregate:
-            if self.server_copy_per_device:
-                yield from self._aggregate_servers(r)
-            yield from self._aggregate(r, devices)
+
+    def aggregate(self, r: int, result: RoundResult) -> Process:
+        if self.shape.server_copy_per_device:
+            yield from self._aggregate_servers(r, result.uploads)
+        yield from self._aggregate(r, result.participants, result.uploads)
 
     def _update_mask(self, k: int) -> None:
         """Recompute device k's pruning mask if an update round asked for it since its last."""
@@ -201,58 +187,23 @@ class SplitFed(Scheme):
         self._densities[k] = self.pruners[k].densities(self.clients[k])
         self._mask_rate[k] = None
 
-    def _participants(self) -> Process:
-        """The round's devices; when every device is down, wait until one comes back; when
-        none is available and none will come back (Bernoulli availability), the server waits
-        ``rounds.empty_round_s`` and the round is empty."""
-        rc, env = self.world.rounds, self.world.env
-        devices = rc.select(env.now)
-        while not devices:
-            up = rc.next_up_s(env.now)
-            if up is None:
-                yield env.timeout(self.settings.empty_round_s)
-                break
-            yield env.timeout(up - env.now)
-            devices = rc.select(env.now)
-        return devices
+    def save_device(self, k: int) -> tuple[object, ...]:
+        """Device k's client-side model, optimizer and pruning state (what it returns to if
+        it goes down)."""
+        return (
+            copy.deepcopy(self.clients[k].state_dict()),
+            copy.deepcopy(self.client_opts[k].state_dict()),
+            self._mask_state(k),
+        )
 
-    def _guarded(self, k: int, r: int, aggregate: bool, deadline: float | None) -> Process:
-        """Device k's round, cut off at the round's deadline or when the device goes down.
-
-        A device cut off by the deadline keeps what it computed but nothing it was still
-        sending arrives (it is left out of the aggregate); a device that goes down loses the
-        round's work: its client-side model returns to where the round started."""
-        env, rc = self.world.env, self.world.rounds
-        fails_at = rc.next_failure_s(k, env.now)
-        snapshot = None
-        if fails_at is not None:  # what the device returns to if it goes down
-            snapshot = (
-                copy.deepcopy(self.clients[k].state_dict()),
-                copy.deepcopy(self.client_opts[k].state_dict()),
-                self._mask_state(k),
-            )
-        work = env.process(self._interruptible(k, r, aggregate))
-        stops: list[simpy.Event] = [work]
-        if deadline is not None:
-            stops.append(env.timeout(max(0.0, deadline - env.now)))
-        if fails_at is not None:
-            failure = env.timeout(fails_at - env.now)
-            stops.append(failure)
-        yield env.any_of(stops)
-        if work.triggered:
-            return
-        went_down = fails_at is not None and env.now >= fails_at
-        work.interrupt("down" if went_down else "deadline")
-        yield work
-        self.dropped += 1
-        self._uploads[k] = None
-        if went_down:
-            assert snapshot is not None
-            model_state, opt_state, mask_state = snapshot
-            self.clients[k].load_state_dict(model_state)
-            self.client_opts[k].load_state_dict(opt_state)
-            self._restore_mask_state(k, mask_state)
-            self._stale.add(k)
+    def restore_device(self, k: int, state: tuple[object, ...]) -> None:
+        """Device k went down: its client-side model returns to where the round started and it
+        must fetch the last average before it next trains."""
+        model_state, opt_state, mask_state = state
+        self.clients[k].load_state_dict(model_state)  # type: ignore[arg-type]
+        self.client_opts[k].load_state_dict(opt_state)  # type: ignore[arg-type]
+        self._restore_mask_state(k, mask_state)  # type: ignore[arg-type]
+        self._stale.add(k)
 
     def _mask_state(self, k: int) -> tuple[object, ...]:
         """Device k's pruning state (mask, densities, pending update), to restore on failure."""
@@ -272,12 +223,15 @@ class SplitFed(Scheme):
         self._densities[k] = dens  # type: ignore[assignment]
         self._mask_rate[k] = rate  # type: ignore[assignment]
 
-    def _interruptible(self, k: int, r: int, aggregate: bool) -> Process:
-        try:
-            yield from self._device_round(k, r, aggregate)
-        except simpy.Interrupt:
-            return False
-        return True
+    @property
+    def stale(self) -> frozenset[int]:
+        """Devices that missed the last average (they fetch it before they next train)."""
+        return frozenset(self._stale)
+
+    @property
+    def last_average(self) -> dict[str, Tensor]:
+        """The last average of every layer some device holds, as the devices received it."""
+        return self._average
 
     def _snapshot(self) -> dict[str, Tensor]:
         deepest = max(self.splits)
@@ -295,7 +249,7 @@ class SplitFed(Scheme):
     def _server_for(self, k: int) -> tuple[nn.Module, torch.optim.Optimizer | None]:
         """The server-side model that serves device k (from its layer s_k + 1 on) and the
         optimizer that steps it (over the whole shared model: unused layers get no grad)."""
-        if self.server_copy_per_device:
+        if self.shape.server_copy_per_device:
             return self.servers[k], self.server_opts[k]
         return self.server[self.splits[k] - min(self.splits) :], self.server_opts[0]
 
@@ -304,7 +258,7 @@ class SplitFed(Scheme):
         x, y = self.data.next_batch(k)
         return x.to(self.device), y.to(self.device)
 
-    def _client_flops(self, k: int) -> tuple[float, float]:
+    def client_flops(self, k: int) -> tuple[float, float]:
         """Per-sample forward and backward FLOPs of device k's client part (pruning-aware)."""
         costs = self.client_costs[k]
         dens = self._densities[k] if self.sparse_compute else None
@@ -330,21 +284,24 @@ class SplitFed(Scheme):
         out[mask] = quantizer.decode(enc)
         return out, enc.payload_bits
 
-    def _device_round(self, k: int, r: int, aggregate: bool) -> Process:
+    def device_round(self, k: int, r: int, aggregate: bool) -> Process:
+        """Device k's round: fetch a missed average, ``local_steps`` split steps, and in an
+        aggregation round upload its client-side model; returns what the server received
+        (None: lost, or no upload this round)."""
         if k in self._stale:  # missed the last average: fetch it before training
             fetched = yield from self._download(k, r, self._global_payload_bits(k), next_round=r)
             if not fetched:  # lost: it cannot train on the current model this round
-                self._uploads[k] = None
-                return
+                return None
         self._update_mask(k)
-        fwd_flops, bwd_flops = self._client_flops(k)
+        fwd_flops, bwd_flops = self.client_flops(k)
         for _ in range(self.local_steps):
             yield from self._step(k, r, fwd_flops, bwd_flops)
         if aggregate:
             state, bits = self._upload_payload(k)
             sent = yield from self.world.transmit(k, MODEL_UPLOAD, r, bits)
             if sent.delivered:  # a lost upload leaves the device out of this average
-                self._uploads[k] = state
+                return state
+        return None
 
     def _step(self, k: int, r: int, fwd_flops: float, bwd_flops: float) -> Process:
         """One split training step of device k on its next mini-batch."""
@@ -454,19 +411,19 @@ class SplitFed(Scheme):
                 weights.append(w)
         return states, weights
 
-    def _aggregate(self, r: int, devices: list[int]) -> Process:
-        """FedAvg of the uploads that arrived, layer by layer over the copies that trained
-        each layer; the average goes back to this round's devices (the others fetch it when
-        they next take part)."""
-        arrived = [k for k, u in enumerate(self._uploads) if u is not None]
+    def _aggregate(self, r: int, devices: list[int], received: dict[int, Any]) -> Process:
+        """FedAvg of the uploads that arrived (``received``), layer by layer over the copies
+        that trained each layer; the average goes back to this round's devices (the others
+        fetch it when they next take part)."""
+        arrived = sorted(received)
         if not arrived:
             return  # every upload was lost: no new average, devices keep their models
         self.last_aggregated = arrived
-        uploads = [self._uploads[k] for k in arrived]
+        uploads = [received[k] for k in arrived]
         weights = [float(self.data.sizes[k]) for k in arrived]
         server_state = self.server.state_dict()
         # SplitFed V1's server part is already the average of the arrived devices' copies
-        trained_for = arrived if self.server_copy_per_device else self._served
+        trained_for = arrived if self.shape.server_copy_per_device else self._served
         extra, extra_w = self._server_contributions(trained_for, server_state)
         n_params = sum(p.numel() for k in arrived for p in self.clients[k].parameters())
         n_params += sum(v.numel() for st in extra for v in st.values() if v.is_floating_point())
@@ -479,10 +436,9 @@ class SplitFed(Scheme):
             kind=AGGREGATION,
         )
         _load_part(self.global_model, averaged)
-        if self.server_copy_per_device and extra:  # the copies continue from the average
+        if self.shape.server_copy_per_device and extra:  # the copies continue from the average
             for k, m in enumerate(self.servers):
                 m.load_state_dict(self.global_model[self.splits[k] :].state_dict())
-        self._uploads = [None] * self.world.n_devices
         self._served = set()
         self._average = self._snapshot()
         self._aggregated_this_round = True
@@ -528,12 +484,12 @@ class SplitFed(Scheme):
         """SplitFed V1: each device's server-side copy (slices keep the whole model's keys)."""
         return [m.state_dict() for m in self.servers]
 
-    def _aggregate_servers(self, r: int) -> Process:
+    def _aggregate_servers(self, r: int, received: dict[int, Any]) -> Process:
         """SplitFed V1: the server averages the server-side copies of the devices whose
         client-side upload arrived (as the client side: a device cut off or gone down is left
         out of both), layer by layer, weighted by local data size and timed on a server
         worker; every copy continues from the average."""
-        arrived = [k for k, u in enumerate(self._uploads) if u is not None]
+        arrived = sorted(received)
         if not arrived:
             return  # no average this time, on either side
         weights = [float(self.data.sizes[k]) for k in arrived]
@@ -587,18 +543,18 @@ class SplitFed(Scheme):
         aggregations, the average of every device's current copies (and, for SplitFed V1,
         of the server-side copies), layer by layer over the copies holding each layer."""
         if self._aggregated_this_round and (
-            self._servers_averaged_this_round or not self.server_copy_per_device
+            self._servers_averaged_this_round or not self.shape.server_copy_per_device
         ):
             return self.global_model
         model = copy.deepcopy(self.global_model)
         devices = list(range(self.world.n_devices))
         weights = [float(x) for x in self.data.sizes]
         server_state = model[min(self.splits) :].state_dict()
-        if self.server_copy_per_device and not self._servers_averaged_this_round:
+        if self.shape.server_copy_per_device and not self._servers_averaged_this_round:
             server_state = fedavg(self._server_copies_state(), weights)
             _load_part(model, server_state)
         if not self._aggregated_this_round:
-            trained_for = devices if self.server_copy_per_device else self._served
+            trained_for = devices if self.shape.server_copy_per_device else self._served
             extra, extra_w = self._server_contributions(trained_for, server_state)
             clients = [m.state_dict() for m in self.clients]
             _load_part(model, fedavg(clients + extra, weights + extra_w))
@@ -609,7 +565,7 @@ class SplitFedV1(SplitFed):
     """SplitFed V1 (Thapa et al. 2022): parallel devices, one server-side model copy per
     device; client-side and server-side models both averaged every I rounds."""
 
-    server_copy_per_device = True
+    shape = SchemeShape(split=True, server_copy_per_device=True, averaging="interval")
 
 
 class SplitFedV2(SplitFed):
@@ -617,7 +573,7 @@ class SplitFedV2(SplitFed):
     in the order the server finishes the devices' requests; client-side models averaged
     every round."""
 
-    client_average_every_round = True
+    shape = SchemeShape(split=True, server_copy_per_device=False, averaging="every_round")
 
 
 class VanillaSplitLearning(SplitFed):
@@ -626,6 +582,8 @@ class VanillaSplitLearning(SplitFed):
     each; between two devices the model goes up to the server and down to the next device
     (timed transmissions of its payload; the optimizer state travels with it, for free). The
     server-side model is shared. No averaging."""
+
+    shape = SchemeShape(split=True, averaging="never", sequential=True)
 
     def __init__(self, settings: SchemeSettings, world: World, data: FederatedData) -> None:
         super().__init__(settings, world, data)
@@ -637,21 +595,23 @@ class VanillaSplitLearning(SplitFed):
             self.pruners = [self.pruners[0]] * n
         self._holder = 0  # the device that holds the client-side model
 
-    def round(self, r: int) -> Process:
+    def configure(self, r: int) -> None:
         self._aggregated_this_round = True  # the shared model is the model
         if self.pruners is not None and self.schedule.is_update_round(r):
             self.pruners[0].update(self.clients[0], self.schedule.rate_at(r))
             self._densities = [self.pruners[0].densities(self.clients[0])] * self.world.n_devices
-        devices = yield from self._participants()
-        self.participants, self.dropped = len(devices), 0
-        for k in devices:
-            if k != self._holder:
-                arrived = yield from self._hand_over(self._holder, k, r)
-                if not arrived:
-                    continue
-            fwd_flops, bwd_flops = self._client_flops(k)
-            for _ in range(self.local_steps):
-                yield from self._step(k, r, fwd_flops, bwd_flops)
+
+    def device_round(self, k: int, r: int, aggregate: bool) -> Process:
+        """Device k's turn: the model is handed over to it (unless it holds it), then it
+        trains ``local_steps`` steps; nothing is uploaded for averaging."""
+        if k != self._holder:
+            arrived = yield from self._hand_over(self._holder, k, r)
+            if not arrived:
+                return None
+        fwd_flops, bwd_flops = self.client_flops(k)
+        for _ in range(self.local_steps):
+            yield from self._step(k, r, fwd_flops, bwd_flops)
+        return None
 
     def _hand_over(self, src: int, dst: int, r: int) -> Process:
         """The client-side model goes from device ``src`` up to the server and down to device
@@ -672,6 +632,8 @@ class FedAvgScheme(SplitFed):
     local SGD steps per round, models uploaded and averaged every I rounds and sent back, all
     as timed transmissions (pruning and model-upload quantization apply as for the client-side
     model of the split schemes)."""
+
+    shape = SchemeShape(split=False, averaging="interval")
 
     def split_points(self, n_layers: int) -> list[int]:
         return [n_layers] * self.world.n_devices  # everything on the device; no server part

@@ -342,7 +342,7 @@ def test_per_device_splits_broadcast_the_shared_layers_and_unicast_the_rest():
     # both devices got their whole part of the average
     for k, model in enumerate(sim.scheme.clients):
         for key, v in model.state_dict().items():
-            assert torch.equal(v, sim.scheme._average[key]), (k, key)
+            assert torch.equal(v, sim.scheme.last_average[key]), (k, key)
 
 
 def test_broadcast_in_several_cells_is_one_multicast_per_cell():
@@ -391,7 +391,7 @@ def test_compute_formulas_per_device():
     assert np.all((w.flops_per_cycle >= 2) & (w.flops_per_cycle <= 8))
     assert len(set(w.flops_per_cycle.tolist())) == 3
     sim.run_rounds()
-    flops = sim.scheme._client_flops(0)[0] * 32
+    flops = sim.scheme.client_flops(0)[0] * 32
     for k in range(3):
         e = events(sim, "client_forward", k)[0]
         cycles = flops / w.flops_per_cycle[k]
@@ -476,7 +476,7 @@ def test_a_device_that_goes_down_loses_its_optimizer_state(tmp_path):
     assert len(events(sim, "client_backward")) >= 1
     assert all(torch.equal(before[k], v) for k, v in client_state(sim).items())
     assert sim.scheme.client_opts[0].state_dict()["state"] == {}
-    assert 0 in sim.scheme._stale
+    assert 0 in sim.scheme.stale
 
 
 # ----------------------------------------------------------------------- 7. deadline
@@ -507,7 +507,7 @@ def test_the_deadline_covers_a_catch_up_download(tmp_path):
     # it was cut off on the backhaul of its catch-up download, at the deadline
     assert [e.kind for e in mine] == ["backhaul"]
     assert mine[0].t_start_s == start and mine[0].t_end_s == pytest.approx(limit, rel=1e-12)
-    assert rows[1].dropped == 1 and 1 in sim.scheme._stale  # it still has to fetch it
+    assert rows[1].dropped == 1 and 1 in sim.scheme.stale  # it still has to fetch it
 
 
 # ----------------------------------------------------------------------- 8. server workers
@@ -583,14 +583,14 @@ def test_a_lost_model_download_makes_the_device_stale(monkeypatch, downlink):
 
     monkeypatch.setattr(medium, "transmit", transmit)
     monkeypatch.setattr(medium, "multicast", multicast)
-    sim.world.env.run(until=sim.world.env.process(sim.scheme.round(0)))
-    assert 0 in sim.scheme._stale
+    sim.run_round(0)
+    assert 0 in sim.scheme.stale
     monkeypatch.undo()
-    sim.world.env.run(until=sim.world.env.process(sim.scheme.round(1)))
+    sim.run_round(1)
     # round 1 starts with a catch-up download before any training
     r1 = [e for e in sim.world.recorder.events if e.round == 1 and e.device == 0]
     assert r1[0].kind == "model_download"
-    assert 0 not in sim.scheme._stale
+    assert 0 not in sim.scheme.stale
 
 
 def test_a_round_with_nobody_available_takes_time_and_is_recorded_empty():
