@@ -73,4 +73,3 @@ def check_scenario(scenario: Scenario, source: str = "scenario") -> Scenario:
     and the field."""
     check_model(scenario, source)
     return scenario
-

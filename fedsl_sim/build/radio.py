@@ -164,9 +164,7 @@ def build_channel(scenario: Scenario, streams: Streams, source: str = "scenario"
         cell_pathloss=[
             pathloss if fc == net.carrier_hz else make_pathloss(pl_cfg, fc) for fc in carriers
         ],
-        cell_tx_power_dbm=[
-            server_dbm if c.tx_power_dbm is None else c.tx_power_dbm for c in cells
-        ]
+        cell_tx_power_dbm=[server_dbm if c.tx_power_dbm is None else c.tx_power_dbm for c in cells]
         or [server_dbm],
         hysteresis_db=net.handover.hysteresis_db,
         los=los,
@@ -213,8 +211,7 @@ def build_medium(scenario: Scenario, env: simpy.Environment, channel: RadioChann
             scenario.devices.count, float(dbm_to_w(scenario.devices.tx_power_dbm))
         ),
         bs_tx_power_w=[
-            float(dbm_to_w(server_dbm if c.tx_power_dbm is None else c.tx_power_dbm))
-            for c in cells
+            float(dbm_to_w(server_dbm if c.tx_power_dbm is None else c.tx_power_dbm)) for c in cells
         ]
         or float(dbm_to_w(server_dbm)),
         snr_threshold_linear=None if thr is None else 10.0 ** (thr / 10.0),

@@ -88,9 +88,7 @@ def build_round_control(
         availability_rng=streams.numpy("availability"),
         participation=kind,
         fraction=fraction,
-        p_unavailable=(
-            avail.p_unavailable if isinstance(avail, BernoulliAvailability) else None
-        ),
+        p_unavailable=(avail.p_unavailable if isinstance(avail, BernoulliAvailability) else None),
         down_intervals=(
             read_down_intervals(avail.path, n_devices, source)
             if isinstance(avail, TraceAvailability)

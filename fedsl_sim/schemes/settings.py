@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from fedsl_sim.compression.codec import MessageCodecs
 from fedsl_sim.compression.pruning import PruningSchedule
 from fedsl_sim.learning.split import OptimizerSpec
 
-QUANT_TARGETS = ("split_gradient", "activations", "model_upload")
 DOWNLINKS = ("broadcast", "unicast")
 
 
@@ -28,16 +28,12 @@ class SplitByDistance:
 
 @dataclass(frozen=True)
 class CompressionSettings:
-    """Activation dropout, stochastic quantization and dynamic magnitude pruning."""
+    """Activation dropout, the message codecs and dynamic magnitude pruning."""
 
     #: probability that an activation entry is dropped at the split layer, in [0, 1)
     dropout_rate: float = 0.0
-    #: quantizer bits (32: values go as float32)
-    quant_bits: int = 32
-    #: ``range`` or ``norm`` scaling of the quantizer
-    quant_scale: str = "range"
-    #: which messages are quantized (of :data:`QUANT_TARGETS`)
-    quant_targets: frozenset[str] = frozenset({"split_gradient"})
+    #: the pipeline of each message kind (quantization, sparse positions, delta coding)
+    codecs: MessageCodecs = field(default_factory=MessageCodecs)
     #: target pruning rate of the client-side weights, in [0, 1) (0: no pruning)
     pruning_rate: float = 0.0
     #: ``global`` or ``layer`` magnitude ranking
@@ -46,11 +42,6 @@ class CompressionSettings:
     sparse_compute: bool = True
     #: when the pruning masks are recomputed, at what rate
     schedule: PruningSchedule = field(default_factory=lambda: PruningSchedule("fixed", 0.0))
-
-    def __post_init__(self) -> None:
-        unknown = set(self.quant_targets) - set(QUANT_TARGETS)
-        if unknown:
-            raise ValueError(f"quant_targets: unknown {sorted(unknown)}; known {QUANT_TARGETS}")
 
 
 @dataclass(frozen=True)

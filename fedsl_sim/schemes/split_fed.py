@@ -30,11 +30,10 @@ from fedsl_sim.compression import (
     ActivationDropout,
     MagnitudePruning,
     Pruner,
-    StochasticQuantizer,
     model_payload_bits,
-    position_bits,
     prunable_parameters,
 )
+from fedsl_sim.compression.codec import Codec, CodecContext
 from fedsl_sim.learning.federated import FederatedData
 from fedsl_sim.learning.flops import backward_flops, forward_flops, profile_layers
 from fedsl_sim.learning.models import build_layers
@@ -137,12 +136,7 @@ class SplitFed(Scheme):
         self.label_bits = max(1, math.ceil(math.log2(data.num_classes)))
 
         self.dropout = ActivationDropout(comp.dropout_rate)
-        quant = StochasticQuantizer(comp.quant_bits, comp.quant_scale)
-        off = StochasticQuantizer(32)
-        targets = comp.quant_targets
-        self.grad_q = quant if "split_gradient" in targets else off
-        self.act_q = quant if "activations" in targets else off
-        self.upload_q = quant if "model_upload" in targets else off
+        self.codecs = comp.codecs
         self.sparse_compute = comp.sparse_compute
         self.schedule = comp.schedule
         self.pruners = (
@@ -268,21 +262,19 @@ class SplitFed(Scheme):
             layer_dens = [next(it) if c.prunable else 1.0 for c in costs]
         return forward_flops(costs, layer_dens), backward_flops(costs, layer_dens)
 
-    def _encode(
-        self, quantizer: StochasticQuantizer, x: Tensor, mask: Tensor | None, k: int
+    def _send(
+        self,
+        codec: Codec,
+        x: Tensor,
+        k: int,
+        mask: Tensor | None,
+        reference: Tensor | None = None,
     ) -> tuple[Tensor, int]:
-        """What the receiver reconstructs of ``x`` and the exact payload bits. Only the entries
-        kept by the dropout ``mask`` travel (the mask itself is regenerated from a shared seed)."""
-        n_kept = self.dropout.kept(mask, x.numel())
-        if quantizer.bits == 32:
-            return x, quantizer.payload_bits(n_kept)
-        if mask is None:
-            enc = quantizer.encode(x, self.quant_gens[k])
-            return quantizer.decode(enc), enc.payload_bits
-        enc = quantizer.encode(x[mask], self.quant_gens[k])
-        out = torch.zeros_like(x)
-        out[mask] = quantizer.decode(enc)
-        return out, enc.payload_bits
+        """What the receiver reconstructs of device k's message ``x`` through ``codec``, and
+        its exact bits (the device's quantization stream drives stochastic stages)."""
+        ctx = CodecContext(self.quant_gens[k], mask, reference)
+        packet = codec.encode(x, ctx)
+        return codec.decode(packet), packet.bits
 
     def device_round(self, k: int, r: int, aggregate: bool) -> Process:
         """Device k's round: fetch a missed average, ``local_steps`` split steps, and in an
@@ -312,7 +304,9 @@ class SplitFed(Scheme):
         check_finite(acts.detach(), "split-layer activation")
         yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
         mask = self.dropout.sample_mask(acts.shape, self.dropout_gens[k], device=acts.device)
-        sent, act_bits = self._encode(self.act_q, self.dropout.apply(acts.detach(), mask), mask, k)
+        sent, act_bits = self._send(
+            self.codecs.activations, self.dropout.apply(acts.detach(), mask), k, mask
+        )
         sent_up = yield from world.transmit(k, UPLINK, r, act_bits + batch * self.label_bits)
         if not sent_up.delivered:
             return  # the server never sees this batch: no update on either side
@@ -334,7 +328,7 @@ class SplitFed(Scheme):
         )
         world.recorder.train_loss(loss)
         self._served.add(k)
-        grad_hat, grad_bits = self._encode(self.grad_q, grad, mask, k)
+        grad_hat, grad_bits = self._send(self.codecs.gradient, grad, k, mask)
         sent_down = yield from world.transmit(k, DOWNLINK, r, grad_bits)
         if not sent_down.delivered:
             return  # the server has stepped; the device never gets its gradient
@@ -349,17 +343,13 @@ class SplitFed(Scheme):
         return self.pruners[k].masks if self.pruners is not None else None
 
     def _upload_payload(self, k: int) -> tuple[dict[str, Tensor], int]:
-        """Device k's client-side model as the server receives it, and its exact bits.
-
-        With ``model_upload`` among the quantization targets, each floating tensor's update
-        (w - w_global) is quantized over its unpruned entries; otherwise values go as float32.
-        Integer buffers are not sent (FedAvg takes their maximum).
-        """
+        """Device k's client-side model as the server receives it, and its exact bits: each
+        floating tensor through the ``model_upload`` pipeline, with its pruning mask and the
+        last average as reference. Integer buffers are not sent (FedAvg takes their
+        maximum)."""
         model = self.clients[k]
         masks = self._masks(k)
         state = {key: v.detach().clone() for key, v in model.state_dict().items()}
-        if self.upload_q.bits == 32:
-            return state, model_payload_bits(model, masks, 32)
         mask_of: dict[str, Tensor] = {}
         if masks is not None:
             names = [name for name, _ in prunable_parameters(model)]
@@ -369,12 +359,10 @@ class SplitFed(Scheme):
         for key, value in state.items():
             if not value.is_floating_point():
                 continue
-            mask = mask_of.get(key)
-            delta_hat, b = self._encode(self.upload_q, value - ref[key], mask, k)
-            if mask is not None:
-                b += position_bits(value.numel(), int(mask.sum()))
+            state[key], b = self._send(
+                self.codecs.model_upload, value, k, mask_of.get(key), ref[key]
+            )
             bits += b
-            state[key] = ref[key] + delta_hat if mask is None else (ref[key] + delta_hat) * mask
         return state, bits
 
     def _global_payload_bits(self, k: int) -> int:
