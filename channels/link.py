@@ -54,7 +54,51 @@ def shannon_rate_bps(bandwidth_hz: ArrayLike, snr_linear: ArrayLike, gap_db: flo
     b = _validate.nonnegative_array("bandwidth_hz", bandwidth_hz)
     snr = _validate.nonnegative_array("snr_linear", snr_linear)
     gap = db_to_linear(_validate.nonnegative("gap_db", gap_db))
-    return b * np.log1p(snr / gap) / math.log(2.0)
+    return shannon_rate_kernel(b, snr, gap)
+
+
+def shannon_rate_kernel(
+    bandwidth_hz: NDArray[np.float64], snr_linear: NDArray[np.float64], gap_linear: float = 1.0
+) -> NDArray[np.float64]:
+    """:func:`shannon_rate_bps` without the argument checks, for callers that evaluate it in
+    a loop on arrays they built (the simulator's medium): ``B · log2(1 + snr / Γ)`` with the
+    gap Γ linear (1 = capacity), bit/s."""
+    return bandwidth_hz * np.log1p(snr_linear / gap_linear) / math.log(2.0)
+
+
+def uplink_sinr(
+    rx_power_w: ArrayLike,
+    noise_psd_w_per_hz: float,
+    part_hz: ArrayLike,
+    interference_w: ArrayLike = 0.0,
+) -> Any:
+    """SINR of a power-limited uplink that puts its whole received power ``P·g`` (W) into a
+    part of ``part_hz`` Hz: ``P·g / (N0·part + I)``, with the noise PSD N0 (times the noise
+    figure, W/Hz) and the interference power I (W). Not checked (a kernel: the medium calls
+    it on every re-plan); a zero part without interference gives infinity."""
+    return np.asarray(rx_power_w) / (
+        noise_psd_w_per_hz * np.asarray(part_hz) + np.asarray(interference_w)
+    )
+
+
+def downlink_sinr(
+    bs_power_w: ArrayLike,
+    gain: ArrayLike,
+    noise_psd_w_per_hz: float,
+    band_hz: ArrayLike,
+    interference_gain: ArrayLike = 0.0,
+) -> Any:
+    """SINR of a downlink from a base station spreading ``bs_power_w`` (W) evenly over its
+    band of ``band_hz`` Hz, at a receiver of linear power gain ``gain``, with neighbouring
+    base stations of the same power reaching it with the summed gain ``interference_gain``:
+    ``P·g / (N0·B + P·I)`` — independent of the receiver's part of the band. Not checked (a
+    kernel)."""
+    p = np.asarray(bs_power_w)
+    return (
+        p
+        * np.asarray(gain)
+        / (noise_psd_w_per_hz * np.asarray(band_hz) + p * np.asarray(interference_gain))
+    )
 
 
 class CqiEntry(NamedTuple):

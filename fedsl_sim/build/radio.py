@@ -16,9 +16,9 @@ import simpy
 import channels
 from channels.doppler import coherence_time_s
 from channels.fading import BlockFading
-from channels.link import cqi_rate_bps, cqi_snr_thresholds_db, shannon_rate_bps
+from channels.link import cqi_rate_bps, cqi_snr_thresholds_db, shannon_rate_kernel
 from channels.pathloss import PathLossModel
-from channels.units import dbm_to_w, noise_power_w
+from channels.units import db_to_linear, dbm_to_w, noise_power_w
 from fedsl_sim.errors import ScenarioError
 from fedsl_sim.scenario import (
     THREE_GPP_PATHLOSS,
@@ -34,7 +34,7 @@ from fedsl_sim.scenario import (
     pathloss_model,
 )
 from fedsl_sim.sim.channel import RadioChannel, ring_interference
-from fedsl_sim.sim.medium import Medium, shannon_rate
+from fedsl_sim.sim.medium import Medium
 from fedsl_sim.sim.streams import Streams
 from fedsl_sim.sim.topology import SERVER, cell_node
 
@@ -182,9 +182,7 @@ def make_rate_model(cfg: ShannonRate | CqiRate) -> Callable[[np.ndarray, np.ndar
     checkpoint stores it)."""
     if isinstance(cfg, CqiRate):
         return partial(cqi_rate_bps, table=cfg.table, snr_thresholds_db=cfg.snr_thresholds_db)
-    if cfg.gap_db == 0:
-        return shannon_rate
-    return partial(shannon_rate_bps, gap_db=cfg.gap_db)
+    return partial(shannon_rate_kernel, gap_linear=float(db_to_linear(cfg.gap_db)))
 
 
 def min_rate_snr_linear(cfg: ShannonRate | CqiRate) -> float:

@@ -61,14 +61,11 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from channels.scheduling import SCHEDULERS, uplink_cap_fraction, water_fill_fractions
+from channels.link import downlink_sinr, shannon_rate_kernel, uplink_sinr
+from channels.scheduling import SCHEDULERS, water_fill_fractions
+from fedsl_sim.sim.access import ACCESS, Access
 from fedsl_sim.sim.channel import RadioChannel
-
-
-def shannon_rate(bandwidth_hz: np.ndarray, snr: np.ndarray) -> np.ndarray:
-    """Capacity B log2(1 + SNR), bit/s."""
-    return bandwidth_hz * np.log2(1.0 + snr)
-
+from fedsl_sim.sim.outage import OUTAGE_POLICIES, OutagePolicy
 
 UPLINK = "uplink"
 DOWNLINK = "downlink"
@@ -93,9 +90,6 @@ class TxResult:
     mean_snr_db: float  # 10 log10 of the time-averaged linear SNR
     delivered: bool = True  # False: lost to outage (policy harq or drop)
     outage_s: float = 0.0  # time paused in outage (wait) or spent in failed blocks (harq/drop)
-
-
-OUTAGE_POLICIES = ("wait", "harq", "drop")
 
 
 #: what a transmission has done so far (kept when a receiver leaves a multicast)
@@ -241,7 +235,7 @@ class Medium:
         max_wait_s: float | None = None,
     ) -> None:
         if policy not in OUTAGE_POLICIES:
-            raise ValueError(f"policy must be one of {OUTAGE_POLICIES}, got {policy!r}")
+            raise ValueError(f"policy must be one of {OUTAGE_POLICIES.names()}, got {policy!r}")
         if scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
         self.env = env
@@ -255,24 +249,29 @@ class Medium:
             raise ValueError(f"unknown handover interruption rule {handover!r}")
         self.handover = handover
         self.snr_threshold = snr_threshold_linear
-        if access not in ("ofdma", "tdma") or share not in ("equal", "proportional"):
+        if access not in ACCESS or share not in ("equal", "proportional"):
             raise ValueError(f"unknown access {access!r} / share {share!r}")
         self.access, self.share = access, share
-        self.rate_bps = rate_bps if rate_bps is not None else shannon_rate
+        #: the multiple-access rule and the outage policy the medium delegates to
+        self.access_rule: Access = ACCESS.make(access)
+        self.outage_rule: OutagePolicy = OUTAGE_POLICIES.make(
+            policy, max_retransmissions=max_retransmissions, chase_combining=chase_combining
+        )
+        self.rate_bps = rate_bps if rate_bps is not None else shannon_rate_kernel
         self.policy = policy
-        self.budget = 0 if policy == "drop" else int(max_retransmissions)
-        self.chase = policy == "harq" and chase_combining
+        self.budget = self.outage_rule.budget
+        self.chase = self.outage_rule.chase
         # the power-aware scheduler needs a transmitter that knows its channel (wait) and a
         # threshold to judge by; otherwise every transmission holds its nominal share
         gamma = max(snr_threshold_linear or 0.0, float(min_rate_snr_linear))
         self.scheduler = scheduler
-        self._gamma = gamma if (scheduler == "power_aware" and policy == "wait") else 0.0
+        self._gamma = gamma if (scheduler == "power_aware" and not self.outage_rule.blind) else 0.0
         self.min_share_hz = float(min_share_hz)
         self.max_wait_s = max_wait_s
         # blind transmitters (harq/drop) fail block by block, so even a channel that never
         # changes is planned on the block grid; a waiting one on a static channel is not
         self.segmented = channel.time_varying or (
-            policy != "wait" and snr_threshold_linear is not None
+            self.outage_rule.blind and snr_threshold_linear is not None
         )
         self._txs: list[_Tx] = []
         self._plan: _Plan | None = None
@@ -413,7 +412,7 @@ class Medium:
         nominal = weight / total[group]
         band_hz = self.bandwidth_hz[cell]
         bs_w = self.bs_tx_power_w[cell]
-        tdma = self.access == "tdma"
+        access = self.access_rule
 
         owner = np.arange(m) if starts is None else np.repeat(np.arange(m), self._sizes())
         first = np.arange(m) if starts is None else starts
@@ -424,24 +423,21 @@ class Medium:
         # what does not depend on the part: uplink (always one sender) its received power
         # P g; downlink its SINR P_bs g / (N0 B + P_bs I_dl), the weakest receiver's
         rx_w = self.device_tx_power_w[members[first]] * gm[:, first]
-        dl_member = bs_w[owner] * gm / (self.noise_psd * band_hz[owner] + bs_w[owner] * dl_i)
+        dl_member = downlink_sinr(bs_w[owner], gm, self.noise_psd, band_hz[owner], dl_i)
         dl_snr = dl_member if starts is None else np.minimum.reduceat(dl_member, starts, axis=1)
 
         def snr_on(fraction: np.ndarray) -> np.ndarray:
-            part_hz = band_hz if tdma else band_hz * fraction
+            part_hz = access.part_hz(band_hz, fraction)
             with np.errstate(divide="ignore"):
-                return np.where(uplink, rx_w / (self.noise_psd * part_hz + ul_i), dl_snr)
+                return np.where(uplink, uplink_sinr(rx_w, self.noise_psd, part_hz, ul_i), dl_snr)
 
         paused = None
         if self._gamma > 0:
             snr_nominal = snr_on(nominal)
-            if tdma:  # the whole band in its slots: all or nothing
-                cap = np.where(snr_nominal >= self._gamma, math.inf, 0.0)
-            else:
-                ul_cap = uplink_cap_fraction(rx_w, self.noise_psd, band_hz, self._gamma, ul_i)
-                dl_cap = np.where(dl_snr >= self._gamma, math.inf, 0.0)
-                cap = np.where(uplink, ul_cap, dl_cap)
-            min_fraction = np.where(uplink & (not tdma), self.min_share_hz / band_hz, 0.0)
+            cap = access.caps(
+                uplink, rx_w, self.noise_psd, band_hz, self._gamma, ul_i, snr_nominal, dl_snr
+            )
+            min_fraction = access.min_fraction(uplink, self.min_share_hz, band_hz)
             # where every cap allows the nominal share the scheduler gives exactly that: only
             # the blocks in which some transmission waits or is narrowed need the water filling
             fraction = np.array(np.broadcast_to(nominal, (S, m)))
@@ -460,37 +456,15 @@ class Medium:
         else:
             fraction = np.broadcast_to(nominal, (S, m))
             snr = snr_on(fraction)
-        if tdma:
-            rate = self.rate_bps(band_hz, snr) * fraction
-            on_air = np.array(fraction)
-        else:
-            rate = self.rate_bps(band_hz * fraction, snr)
-            on_air = np.ones((S, m))
-        return rate, snr, on_air, paused
+        rate = access.rate_bps(self.rate_bps, band_hz, fraction, snr)
+        return rate, snr, access.on_air(fraction, (S, m)), paused
 
     def _outage(self, snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Failed blocks (S, m) under the threshold, with Chase combining if enabled, and the
-        combined SNR carried out of each segment."""
-        carry = np.zeros_like(snr)
-        if self.snr_threshold is None:
-            return np.zeros(snr.shape, dtype=bool), carry
-        failed = snr < self.snr_threshold
-        if not self.chase:
-            return failed, carry
-        # combining is sequential, but only failed blocks (and what follows them) change
-        for i, tx in enumerate(self._txs):
-            acc, run_continues_at = tx.chase_snr, 0  # the carry joins a failure at block 0
-            for k in np.flatnonzero(failed[:, i]).tolist():
-                if k != run_continues_at:
-                    acc = 0.0  # a successful block in between ended the combination
-                if snr[k, i] + acc >= self.snr_threshold:
-                    failed[k, i] = False
-                    acc = 0.0
-                else:
-                    acc += snr[k, i]
-                    carry[k, i] = acc
-                run_continues_at = k + 1
-        return failed, carry
+        combined SNR carried out of each segment (the outage policy's rule)."""
+        return self.outage_rule.failed_blocks(
+            snr, self.snr_threshold, [tx.chase_snr for tx in self._txs]
+        )
 
     def _cells(self, j0: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Serving cell (count, M) of every member of the active transmissions, each
@@ -528,7 +502,7 @@ class Medium:
             span = horizon if handover_k is None else handover_k
             rate, snr, on_air, paused = self._rates(gains[:span], j0, tx_cell)
             failed, chase_after = self._outage(snr)
-            if self.policy == "wait":
+            if not self.outage_rule.blind:
                 if paused is not None:  # the scheduler decided who waits
                     failed = paused
             else:
@@ -553,7 +527,7 @@ class Medium:
                 k = reach[:, cols].argmax(axis=0)
                 fin[cols] = seg_off[k] + (remaining[cols] - cum[k, cols]) / rate[k, cols]
             lose = np.full(m, math.inf)
-            if self.policy != "wait":
+            if self.outage_rule.blind:
                 over = np.cumsum(failed, axis=0) > budget  # lost once the budget is exceeded
                 cols = np.flatnonzero(over.any(axis=0))
                 k = over[:, cols].argmax(axis=0)
@@ -590,8 +564,9 @@ class Medium:
                 break
             horizon = min(self.MAX_HORIZON_BLOCKS, horizon * 4)
         # time radiating: a waiting transmitter pauses; a blind one radiates in every block
-        airborne = rate > 0 if self.policy == "wait" else np.ones(rate.shape, dtype=bool)
-        stalled = ~airborne if self.policy == "wait" else failed
+        blind = self.outage_rule.blind
+        airborne = np.ones(rate.shape, dtype=bool) if blind else rate > 0
+        stalled = failed if blind else ~airborne
         zeros = np.zeros((1, m))
         finite_len = np.where(np.isfinite(seg_len), seg_len, 0.0)[:, None]
         on_air = airborne * on_air
