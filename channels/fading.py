@@ -9,11 +9,12 @@ Adding a model is one ``FadingModel`` subclass (``sample_power`` + ``power_cdf``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import integrate, special, stats
 
 from channels import _validate
 from fedsl_registry import Registry
@@ -30,10 +31,54 @@ class FadingModel:
     """Base class: distribution of the fading power gain |h|², normalised to E[|h|²] = 1.
 
     Subclasses implement ``sample_power`` and ``power_cdf``; ``outage_probability`` follows.
-    ``deterministic`` is True for models that draw no randomness (|h|² ≡ 1).
+    ``deterministic`` is True for models that draw no randomness (|h|² ≡ 1). One entry
+    carries everything about its distribution: the i.i.d. block draw (``sample_power``), its
+    continuous-time process of the same marginal (:meth:`process`, a
+    :mod:`channels.doppler` process registered under the same name), its density
+    (:meth:`power_pdf`) and the ergodic rate (:meth:`ergodic_rate_bps`).
     """
 
     deterministic: bool = False
+    #: the name of its continuous-time process in ``channels.doppler.PROCESSES``
+    process_name: str = ""
+
+    def params(self) -> dict[str, Any]:
+        """The distribution's parameters (as ``make`` takes them)."""
+        return {}
+
+    def process(
+        self, n_links: int, fc_hz: float, rng: np.random.Generator, **process_params: Any
+    ) -> Any:
+        """The continuous-time (Jakes/Clarke) process with this distribution as its marginal,
+        of ``n_links`` links at carrier ``fc_hz``; ``process_params`` are the process's own
+        (e.g. ``n_paths``)."""
+        from channels import doppler  # the processes import nothing of this module
+
+        return doppler.make(
+            self.process_name,
+            n_links=n_links,
+            fc_hz=fc_hz,
+            rng=rng,
+            **self.params(),
+            **process_params,
+        )
+
+    def power_pdf(self) -> Callable[[Any], Any] | None:
+        """The density of |h|², or None for a point mass (no fading)."""
+        return None
+
+    def ergodic_rate_bps(self, bandwidth_hz: float, snr_mean: float) -> float:
+        """``B·E[log2(1 + |h|²·snr_mean)]``, bit/s: numerically from :meth:`power_pdf`
+        (adaptive quadrature), in closed form where a subclass has one."""
+        pdf = self.power_pdf()
+        if pdf is None:
+            return bandwidth_hz * math.log2(1 + snr_mean)
+        if snr_mean <= 0:
+            return 0.0
+        value, _ = integrate.quad(
+            lambda x: math.log2(1 + x * snr_mean) * pdf(x), 0, np.inf, limit=200
+        )
+        return bandwidth_hz * value
 
     def sample_power(
         self, rng: np.random.Generator, size: int | tuple[int, ...]
@@ -72,6 +117,7 @@ class NoFading(FadingModel):
     """No fading: |h|² ≡ 1. Draws nothing from the generator."""
 
     deterministic = True
+    process_name = "none"
 
     def sample_power(
         self, rng: np.random.Generator, size: int | tuple[int, ...]
@@ -96,6 +142,22 @@ class NoFading(FadingModel):
 @MODELS.register("rayleigh")
 class Rayleigh(FadingModel):
     """Rayleigh fading: |h|² ~ Exponential(1); ``P(|h|² <= x) = 1 - exp(-x)``."""
+
+    process_name = "rayleigh"
+
+    def power_pdf(self) -> Callable[[Any], Any]:
+        return stats.expon().pdf
+
+    def ergodic_rate_bps(self, bandwidth_hz: float, snr_mean: float) -> float:
+        """Closed form: ``B·e^(1/s)·E1(1/s) / ln 2`` for the mean SNR s."""
+        if snr_mean <= 0:
+            return 0.0
+        x = 1 / snr_mean
+        if x < 700:
+            scaled = math.exp(x) * special.exp1(x)
+        else:  # e^x E1(x) overflows as a product: its asymptotic series, exact to ~1e-11
+            scaled = (1 - 1 / x + 2 / x**2 - 6 / x**3) / x
+        return bandwidth_hz * scaled / math.log(2)
 
     def sample_power(
         self, rng: np.random.Generator, size: int | tuple[int, ...]
@@ -129,6 +191,16 @@ class Rician(FadingModel):
             raise ValueError(f"k_db must be a real number < +inf (dB), got {k_db!r}")
         self.k_db = k
         self.k_linear = 10.0 ** (k / 10.0)
+
+    process_name = "rician"
+
+    def params(self) -> dict[str, Any]:
+        return {"k_db": self.k_db}
+
+    def power_pdf(self) -> Callable[[Any], Any]:
+        k = self.k_linear
+        # |h|² = X / (2 (K + 1)) with X ~ noncentral chi-square(2, 2K)
+        return lambda x: 2 * (k + 1) * stats.ncx2(2, 2 * k).pdf(2 * (k + 1) * x)
 
     def sample_power(
         self, rng: np.random.Generator, size: int | tuple[int, ...]
@@ -166,6 +238,14 @@ class Nakagami(FadingModel):
         if value < 0.5:
             raise ValueError(f"m must be finite and >= 0.5, got {m!r}")
         self.m = value
+
+    process_name = "nakagami"
+
+    def params(self) -> dict[str, Any]:
+        return {"m": self.m}
+
+    def power_pdf(self) -> Callable[[Any], Any]:
+        return stats.gamma(self.m, scale=1 / self.m).pdf
 
     def sample_power(
         self, rng: np.random.Generator, size: int | tuple[int, ...]

@@ -19,7 +19,6 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import integrate, special, stats
 
 import channels
 from channels.units import noise_power_w
@@ -30,37 +29,12 @@ from fedsl_sim.sim.streams import Streams
 MC_DRAWS = 20_000
 
 
-def _power_pdf(scenario: Scenario):
-    """Density of the unit-mean fading power |h|², or None without fading."""
-    f = scenario.network.fading
-    if f.model == "rayleigh":
-        return stats.expon().pdf
-    if f.model == "rician":
-        k = 10 ** (f.k_db / 10)
-        # |h|² = X / (2 (K + 1)) with X ~ noncentral chi-square(2, 2K)
-        return lambda x: 2 * (k + 1) * stats.ncx2(2, 2 * k).pdf(2 * (k + 1) * x)
-    if f.model == "nakagami":
-        return stats.gamma(f.m, scale=1 / f.m).pdf
-    return None
-
-
 def ergodic_rate_bps(scenario: Scenario, bandwidth_hz: float, snr_mean: float) -> float:
-    """B·E[log2(1 + |h|²·snr_mean)] from the fading distribution (see module docstring)."""
-    model = scenario.network.fading.model
-    if model == "none":
-        return bandwidth_hz * math.log2(1 + snr_mean)
-    if snr_mean <= 0:
-        return 0.0
-    if model == "rayleigh":
-        x = 1 / snr_mean
-        if x < 700:
-            scaled = math.exp(x) * special.exp1(x)
-        else:  # e^x E1(x) overflows as a product: its asymptotic series, exact to ~1e-11
-            scaled = (1 - 1 / x + 2 / x**2 - 6 / x**3) / x
-        return bandwidth_hz * scaled / math.log(2)
-    pdf = _power_pdf(scenario)
-    value, _ = integrate.quad(lambda x: math.log2(1 + x * snr_mean) * pdf(x), 0, np.inf, limit=200)
-    return bandwidth_hz * value
+    """B·E[log2(1 + |h|²·snr_mean)] of the scenario's fading model (see module docstring)."""
+    f = scenario.network.fading
+    return channels.fading.make(f.model, **f.distribution_params).ergodic_rate_bps(
+        bandwidth_hz, snr_mean
+    )
 
 
 def link_budget(scenario: Scenario) -> list[dict[str, Any]]:

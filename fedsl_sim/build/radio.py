@@ -119,12 +119,11 @@ def build_channel(scenario: Scenario, streams: Streams, source: str = "scenario"
 
     f = net.fading
     rng_f = streams.numpy("fading")
+    model = channels.fading.make(f.model, **f.distribution_params)
+    n_links = dev.count * max(1, len(cells))
     process = None
-    if f.time == "continuous":
-        n_links = dev.count * max(1, len(cells))
-        process = channels.doppler.make(
-            f.model, n_links=n_links, fc_hz=net.carrier_hz, rng=rng_f, **f.distribution_params
-        )
+    if f.time == "continuous":  # the model's own continuous-time process
+        process = model.process(n_links, net.carrier_hz, rng_f)
         if f.sample_s is not None:
             block_s = f.sample_s
         elif max_speed_mps(scenario) > 0:
@@ -137,10 +136,7 @@ def build_channel(scenario: Scenario, streams: Streams, source: str = "scenario"
         fading = BlockFading(channels.fading.make("none"), n_links, block_s, rng_f)
         time_varying = moving
     else:
-        n_links = dev.count * max(1, len(cells))
-        fading = BlockFading(
-            channels.fading.make(f.model, **f.distribution_params), n_links, f.coherence_s, rng_f
-        )
+        fading = BlockFading(model, n_links, f.coherence_s, rng_f)
         time_varying = f.model != "none" or moving
     interference = None
     if net.interference is not None:

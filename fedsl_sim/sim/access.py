@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,6 +22,27 @@ from channels.scheduling import uplink_cap_fraction
 from fedsl_registry import Registry
 
 RateFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Links:
+    """The active transmissions of one plan, as the scheduler judges them (arrays over the
+    transmissions, or (blocks, transmissions))."""
+
+    #: True for an uplink (a device sends), False for a downlink
+    uplink: np.ndarray
+    #: an uplink's received power P g, W
+    rx_power_w: np.ndarray
+    #: noise PSD N0 times the noise figure, W/Hz
+    noise_psd_w_per_hz: float
+    #: the band of each transmission's cell, Hz
+    band_hz: np.ndarray
+    #: the mean uplink interference power at the serving base station, W
+    ul_interference_w: float
+    #: each transmission's SINR on its nominal share
+    sinr_nominal: np.ndarray
+    #: a downlink's SINR (independent of its part; the weakest receiver's for a multicast)
+    dl_sinr: np.ndarray
 
 
 class Access(ABC):
@@ -42,17 +64,7 @@ class Access(ABC):
         """The fraction of the time each transmission radiates, of ``shape``."""
 
     @abstractmethod
-    def caps(
-        self,
-        uplink: np.ndarray,
-        rx_power_w: np.ndarray,
-        noise_psd_w_per_hz: float,
-        band_hz: np.ndarray,
-        gamma: float,
-        ul_interference_w: float,
-        sinr_nominal: np.ndarray,
-        dl_sinr: np.ndarray,
-    ) -> np.ndarray:
+    def caps(self, links: Links, gamma: float) -> np.ndarray:
         """The widest share on which each transmission reaches the threshold ``gamma`` (the
         power-aware scheduler's cap; infinity: any share)."""
 
@@ -81,22 +93,16 @@ class Ofdma(Access):
     def on_air(self, fraction: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         return np.ones(shape)
 
-    def caps(
-        self,
-        uplink: np.ndarray,
-        rx_power_w: np.ndarray,
-        noise_psd_w_per_hz: float,
-        band_hz: np.ndarray,
-        gamma: float,
-        ul_interference_w: float,
-        sinr_nominal: np.ndarray,
-        dl_sinr: np.ndarray,
-    ) -> np.ndarray:
+    def caps(self, links: Links, gamma: float) -> np.ndarray:
         ul_cap = uplink_cap_fraction(
-            rx_power_w, noise_psd_w_per_hz, band_hz, gamma, ul_interference_w
+            links.rx_power_w,
+            links.noise_psd_w_per_hz,
+            links.band_hz,
+            gamma,
+            links.ul_interference_w,
         )
-        dl_cap = np.where(dl_sinr >= gamma, math.inf, 0.0)
-        return np.where(uplink, ul_cap, dl_cap)
+        dl_cap = np.where(links.dl_sinr >= gamma, math.inf, 0.0)
+        return np.where(links.uplink, ul_cap, dl_cap)
 
     def min_fraction(
         self, uplink: np.ndarray, min_share_hz: float, band_hz: np.ndarray
@@ -119,19 +125,9 @@ class Tdma(Access):
     def on_air(self, fraction: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         return np.array(np.broadcast_to(fraction, shape))
 
-    def caps(
-        self,
-        uplink: np.ndarray,
-        rx_power_w: np.ndarray,
-        noise_psd_w_per_hz: float,
-        band_hz: np.ndarray,
-        gamma: float,
-        ul_interference_w: float,
-        sinr_nominal: np.ndarray,
-        dl_sinr: np.ndarray,
-    ) -> np.ndarray:
+    def caps(self, links: Links, gamma: float) -> np.ndarray:
         # the whole band in its slots: all or nothing
-        return np.where(sinr_nominal >= gamma, math.inf, 0.0)
+        return np.where(links.sinr_nominal >= gamma, math.inf, 0.0)
 
     def min_fraction(
         self, uplink: np.ndarray, min_share_hz: float, band_hz: np.ndarray

@@ -63,7 +63,7 @@ import simpy
 
 from channels.link import downlink_sinr, shannon_rate_kernel, uplink_sinr
 from channels.scheduling import SCHEDULERS, water_fill_fractions
-from fedsl_sim.sim.access import ACCESS, Access
+from fedsl_sim.sim.access import ACCESS, Access, Links
 from fedsl_sim.sim.channel import RadioChannel
 from fedsl_sim.sim.outage import OUTAGE_POLICIES, OutagePolicy
 
@@ -434,9 +434,8 @@ class Medium:
         paused = None
         if self._gamma > 0:
             snr_nominal = snr_on(nominal)
-            cap = access.caps(
-                uplink, rx_w, self.noise_psd, band_hz, self._gamma, ul_i, snr_nominal, dl_snr
-            )
+            links = Links(uplink, rx_w, self.noise_psd, band_hz, ul_i, snr_nominal, dl_snr)
+            cap = access.caps(links, self._gamma)
             min_fraction = access.min_fraction(uplink, self.min_share_hz, band_hz)
             # where every cap allows the nominal share the scheduler gives exactly that: only
             # the blocks in which some transmission waits or is narrowed need the water filling

@@ -10,7 +10,7 @@ import pytest
 
 from channels.link import downlink_sinr, shannon_rate_bps, shannon_rate_kernel, uplink_sinr
 from channels.scheduling import uplink_cap_fraction
-from fedsl_sim.sim.access import ACCESS, Ofdma, Tdma
+from fedsl_sim.sim.access import ACCESS, Links, Ofdma, Tdma
 from fedsl_sim.sim.outage import OUTAGE_POLICIES, OutagePolicy
 
 N0 = 4e-21  # W/Hz
@@ -49,14 +49,12 @@ def test_the_scheduler_caps_of_each_access_scheme():
     rx_w, band = np.array([1e-13, 0.0]), np.array([1e7, 1e7])
     dl = np.array([0.0, 5.0])
     gamma = 2.0
-    caps = ACCESS.make("ofdma").caps(uplink, rx_w, N0, band, gamma, 0.0, dl, dl)
+    caps = ACCESS.make("ofdma").caps(Links(uplink, rx_w, N0, band, 0.0, dl, dl), gamma)
     assert caps[0] == pytest.approx(uplink_cap_fraction(rx_w[0], N0, band[0], gamma))
     assert caps[1] == math.inf  # the downlink SINR does not depend on the part
     nominal = np.array([1.0, 1.5])
-    assert list(ACCESS.make("tdma").caps(uplink, rx_w, N0, band, gamma, 0.0, nominal, dl)) == [
-        0.0,
-        0.0,
-    ]
+    links = Links(uplink, rx_w, N0, band, 0.0, nominal, dl)
+    assert list(ACCESS.make("tdma").caps(links, gamma)) == [0.0, 0.0]
     assert list(ACCESS.make("ofdma").min_fraction(uplink, 180e3, band)) == [0.018, 0.0]
     assert list(ACCESS.make("tdma").min_fraction(uplink, 180e3, band)) == [0.0, 0.0]
 
