@@ -2,11 +2,18 @@
 
 A neutral package of its own: the radio library (:mod:`channels`) and the simulator's learning
 and compression code use it without importing each other.
+
+An entry may declare its *parameter model* (``register(name, params=Model)``, or
+:meth:`Registry.declare_params` when the model lives elsewhere, e.g. the scenario schema's
+sections for the radio library's entries): the scenario schema derives a section's accepted
+kinds from the registry, and code that derives something from the registry subscribes to hear
+of later registrations (:meth:`Registry.subscribe`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -24,17 +31,62 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Callable[..., T]] = {}
+        self._params: dict[str, Any] = {}
+        self._listeners: list[Callable[[], None]] = []
 
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Decorator registering ``factory`` under ``name`` (names are unique)."""
+    def register(
+        self, name: str, params: Any = None
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator registering ``factory`` under ``name`` (names are unique), with its
+        parameter model ``params`` if given."""
 
         def decorate(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._entries[name] = factory
+            if params is not None:
+                self._params[name] = params
+            self._notify()
             return factory
 
         return decorate
+
+    def declare_params(self, name: str, params: Any) -> None:
+        """Declare the parameter model of the registered entry ``name``."""
+        self.get(name)
+        self._params[name] = params
+        self._notify()
+
+    def params(self, name: str) -> Any:
+        """The parameter model of entry ``name`` (None if it declared none)."""
+        self.get(name)
+        return self._params.get(name)
+
+    def unregister(self, name: str) -> None:
+        """Remove entry ``name`` (e.g. a model a test added)."""
+        self.get(name)
+        del self._entries[name]
+        self._params.pop(name, None)
+        self._notify()
+
+    @contextmanager
+    def registered(
+        self, name: str, factory: Callable[..., T], params: Any = None
+    ) -> Iterator[Callable[..., T]]:
+        """``factory`` registered as ``name`` for the duration of a ``with`` block."""
+        self.register(name, params)(factory)
+        try:
+            yield factory
+        finally:
+            self.unregister(name)
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every change of the entries or their parameter models."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def get(self, name: str) -> Callable[..., T]:
         try:

@@ -25,12 +25,9 @@ from fedsl_sim.scenario import (
     BackhaulLink,
     CqiRate,
     FixedPlacement,
-    ManhattanGridMobility,
     NetworkConfig,
     Scenario,
     ShannonRate,
-    StaticMobility,
-    TraceMobility,
     pathloss_model,
 )
 from fedsl_sim.sim.channel import RadioChannel, ring_interference
@@ -71,26 +68,15 @@ def start_positions(scenario: Scenario, streams: Streams) -> np.ndarray:
 def make_mobility(
     scenario: Scenario, start_m: np.ndarray, rng: np.random.Generator
 ) -> channels.mobility.MobilityModel:
-    """The mobility model of ``devices.mobility``, devices starting at ``start_m`` (n, 2).
-
-    The scenario's field names are the model's parameter names; disc-bounded models move in
-    ``devices.movement_radius_m`` and start at ``start_m`` (unless drawn from the stationary
-    regime); the Manhattan grid is centred on the base station; a trace brings its own."""
+    """The mobility model of ``devices.mobility``, devices starting at ``start_m`` (n, 2): the
+    registered model the block names, with the block's
+    :meth:`~fedsl_sim.scenario.MobilityParams.mobility_params` (disc-bounded models move in
+    ``devices.movement_radius_m`` and start at ``start_m`` unless drawn from the stationary
+    regime; the Manhattan grid is centred on the base station; a trace brings its own)."""
     dev = scenario.devices
     mob = dev.mobility
-    if isinstance(mob, StaticMobility):
-        return channels.mobility.make("static", positions_m=start_m)
-    if isinstance(mob, TraceMobility):
-        return channels.mobility.make("trace", path_or_rows=mob.path, n=dev.count)
-    params = mob.model_dump(exclude={"kind", "radius_m"})
-    if isinstance(mob, ManhattanGridMobility):
-        hx, hy = mob.half_extent_m
-        params["origin_m"] = (-hx, -hy)
-    else:
-        params["radius_m"] = dev.movement_radius_m
-        if not getattr(mob, "stationary_start", False):
-            params["initial_positions_m"] = start_m
-    return channels.mobility.make(mob.kind, n=dev.count, rng=rng, **params)
+    params = mob.mobility_params(dev.count, start_m, dev.movement_radius_m, rng)
+    return channels.mobility.make(mob.kind, **params)
 
 
 def build_channel(scenario: Scenario, streams: Streams, source: str = "scenario") -> RadioChannel:

@@ -37,6 +37,7 @@ from fedsl_sim.scenario.devices import (  # noqa: F401
     GaussMarkovMobility,
     ManhattanGridMobility,
     MobilityConfig,
+    MobilityParams,
     PerDevice,
     PlacementConfig,
     RandomDirectionMobility,
@@ -106,6 +107,7 @@ from fedsl_sim.scenario.network import (  # noqa: F401
     CellConfig,
     CqiRate,
     FadingConfig,
+    FadingParams,
     FreeSpacePathLoss,
     HandoverConfig,
     InhPathLoss,
@@ -117,6 +119,7 @@ from fedsl_sim.scenario.network import (  # noqa: F401
     NoFading,
     OutageConfig,
     PathLossConfig,
+    PathLossParams,
     RateConfig,
     RayleighFading,
     RicianFading,
@@ -143,3 +146,4 @@ from fedsl_sim.scenario.schema import (  # noqa: F401
     TraceAvailability,
     device_distance_range_m,
 )
+from fedsl_sim.scenario.sections import bind_section, registry_union  # noqa: F401

@@ -13,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+import channels.mobility
 from fedsl_sim.scenario.base import (
     CoordinateM,
     DistanceM,
@@ -63,11 +64,35 @@ def _existing_file(path: str, info: ValidationInfo) -> str:
     return str(p)
 
 
-class StaticMobility(_Model):
-    kind: Literal["static"]
+class MobilityParams(_Model):
+    """Base of a ``devices.mobility`` block: the parameter model of a mobility model of
+    ``channels.mobility.MODELS`` (discriminator ``kind``)."""
 
     def max_speed_mps(self) -> float:
+        """The fastest speed a device reaches, m/s (sets the sampling of continuous
+        fading)."""
         return 0.0
+
+    def mobility_params(
+        self,
+        n: int,
+        start_m: Any,
+        movement_radius_m: float | None,
+        rng: Any,
+    ) -> dict[str, Any]:
+        """The keyword arguments of the registered model for ``n`` devices starting at
+        ``start_m`` ((n, 2), m), drawing from ``rng``: by default the block's fields under
+        their own names."""
+        return {"n": n, "rng": rng, **self.model_dump(exclude={"kind"})}
+
+
+class StaticMobility(MobilityParams):
+    kind: Literal["static"]
+
+    def mobility_params(
+        self, n: int, start_m: Any, movement_radius_m: float | None, rng: Any
+    ) -> dict[str, Any]:
+        return {"positions_m": start_m}
 
 
 SpeedRange = tuple[SpeedMps, SpeedMps]
@@ -80,14 +105,25 @@ def _check_speed_range(speed: SpeedRange) -> None:
         raise _FieldError(("speed_mps",), f"expected [low, high] with low <= high, got {[lo, hi]}")
 
 
-class _DiscMobility(_Model):
+class _DiscMobility(MobilityParams):
     """Movement inside a disc of ``radius_m`` around the base station (default: the placement
     disc; required with fixed placement)."""
 
     radius_m: DistanceM | None = None
 
+    def mobility_params(
+        self, n: int, start_m: Any, movement_radius_m: float | None, rng: Any
+    ) -> dict[str, Any]:
+        # devices move in the movement disc, from their start (unless drawn from the
+        # stationary regime)
+        params = self.model_dump(exclude={"kind", "radius_m"})
+        params["radius_m"] = movement_radius_m
+        if not getattr(self, "stationary_start", False):
+            params["initial_positions_m"] = start_m
+        return {"n": n, "rng": rng, **params}
 
-class _RangedSpeed(_Model):
+
+class _RangedSpeed(MobilityParams):
     """Movement at speeds drawn in ``speed_mps`` = [low, high] m/s."""
 
     speed_mps: SpeedRange = (1.0, 3.0)
@@ -160,8 +196,17 @@ class ManhattanGridMobility(_RangedSpeed):
     def half_extent_m(self) -> tuple[float, float]:
         return (self.n_blocks[0] * self.block_m / 2, self.n_blocks[1] * self.block_m / 2)
 
+    def mobility_params(
+        self, n: int, start_m: Any, movement_radius_m: float | None, rng: Any
+    ) -> dict[str, Any]:
+        hx, hy = self.half_extent_m  # the grid is centred on the base station
+        return {
+            **super().mobility_params(n, start_m, movement_radius_m, rng),
+            "origin_m": (-hx, -hy),
+        }
 
-class TraceMobility(_Model):
+
+class TraceMobility(MobilityParams):
     """Positions replayed from a CSV file with columns ``t_s, device, x_m, y_m`` (metres, BS at
     the origin; linear interpolation; held before the first and after the last sample). A
     relative ``path`` is relative to the scenario file. The placement is ignored."""
@@ -177,6 +222,11 @@ class TraceMobility(_Model):
 
     def max_speed_mps(self) -> float:
         return self.max_speed_mps_hint or 0.0
+
+    def mobility_params(
+        self, n: int, start_m: Any, movement_radius_m: float | None, rng: Any
+    ) -> dict[str, Any]:
+        return {"path_or_rows": self.path, "n": n}
 
 
 MobilityConfig = Annotated[
@@ -317,3 +367,14 @@ class ServerConfig(_Model):
     flops_per_s: Annotated[float, Field(ge=1.0e3, le=1.0e18)] = 1.0e13
     workers: Annotated[int, Field(ge=1, le=100_000)] = 1
     tx_power_dbm: Annotated[float, Field(ge=-50, le=80)] = 43.0
+
+
+for _name, _params in (
+    ("static", StaticMobility),
+    ("random_waypoint", RandomWaypointMobility),
+    ("random_direction", RandomDirectionMobility),
+    ("gauss_markov", GaussMarkovMobility),
+    ("manhattan_grid", ManhattanGridMobility),
+    ("trace", TraceMobility),
+):
+    channels.mobility.MODELS.declare_params(_name, _params)

@@ -9,6 +9,7 @@ from pydantic import (
     model_validator,
 )
 
+import channels.fading
 import channels.pathloss
 from channels.pathloss import PathLossModel
 from fedsl_sim.scenario.base import (
@@ -23,7 +24,17 @@ from fedsl_sim.scenario.base import (
 
 
 # --------------------------------------------------------------------------- network
-class LogDistancePathLoss(_Model):
+class PathLossParams(_Model):
+    """Base of a ``network.pathloss`` block: the parameter model of a path-loss model of
+    ``channels.pathloss.MODELS`` (discriminator ``model``)."""
+
+    def channel_params(self, carrier_hz: float) -> dict[str, Any]:
+        """The keyword arguments of the registered model at ``carrier_hz``: by default the
+        block's fields under their own names."""
+        return {"fc_hz": carrier_hz, **self.model_dump(exclude={"model"})}
+
+
+class LogDistancePathLoss(PathLossParams):
     """PL(d) = PL_fs(d0) + 10 * exponent * log10(d / d0) dB."""
 
     model: Literal["log_distance"]
@@ -31,18 +42,18 @@ class LogDistancePathLoss(_Model):
     d0_m: DistanceM = 1.0
 
 
-class FreeSpacePathLoss(_Model):
+class FreeSpacePathLoss(PathLossParams):
     model: Literal["free_space"]
 
 
-class Macro36814PathLoss(_Model):
+class Macro36814PathLoss(PathLossParams):
     """3GPP TR 36.814 macro cell: 128.1 + 37.6 log10(d / km) dB (d >= 35 m), plus
     21 log10(fc / 2 GHz) away from 2 GHz."""
 
     model: Literal["macro_36814"]
 
 
-class _ThreeGppPathLoss(_Model):
+class _ThreeGppPathLoss(PathLossParams):
     """3GPP TR 38.901 (Table 7.4.1-1). Heights default to the standard's (UMa 25 m, UMi
     10 m, RMa 35 m, InH 3 m; devices 1.5 m, InH 1 m). ``los``: ``stochastic`` draws each
     link's LOS state from Table 7.4.2-1 and keeps it while the device moves less than the
@@ -53,6 +64,16 @@ class _ThreeGppPathLoss(_Model):
     h_ut_m: Annotated[float, Field(gt=0, le=1.0e4)] | None = None
     los: Literal["stochastic", "los", "nlos"] = "stochastic"
     clamp: bool = False
+
+    def channel_params(self, carrier_hz: float) -> dict[str, Any]:
+        # the LOS rule is the channel's, not the model's; unset heights take the standard's
+        params = self.model_dump(exclude={"model", "los", "h_bs_m", "h_ut_m"})
+        params["fc_hz"] = carrier_hz
+        if self.h_bs_m is not None:
+            params["h_bs_m"] = self.h_bs_m
+        if self.h_ut_m is not None:
+            params["h_ut_m"] = self.h_ut_m
+        return params
 
 
 class UmaPathLoss(_ThreeGppPathLoss):
@@ -70,6 +91,12 @@ class RmaPathLoss(_ThreeGppPathLoss):
     building_height_m: Annotated[float, Field(ge=5, le=50)] = 5.0
     street_width_m: Annotated[float, Field(ge=5, le=50)] = 20.0
 
+    def channel_params(self, carrier_hz: float) -> dict[str, Any]:
+        params = super().channel_params(carrier_hz)
+        params["h_m"] = params.pop("building_height_m")
+        params["w_m"] = params.pop("street_width_m")
+        return params
+
 
 class InhPathLoss(_ThreeGppPathLoss):
     model: Literal["inh"]
@@ -80,29 +107,12 @@ class InhPathLoss(_ThreeGppPathLoss):
 THREE_GPP_PATHLOSS = (UmaPathLoss, UmiPathLoss, RmaPathLoss, InhPathLoss)
 
 
-def pathloss_model(cfg: Any, carrier_hz: float) -> PathLossModel:
-    """The :mod:`channels.pathloss` model of a ``network.pathloss`` block at ``carrier_hz``:
-    the block's field names are the model's parameter names (the building height and street
-    width of RMa are ``h_m`` and ``w_m`` there). Raises ValueError for parameters the model
-    refuses (e.g. a carrier outside its frequency range)."""
-    if isinstance(cfg, LogDistancePathLoss):
-        return channels.pathloss.make(
-            "log_distance", fc_hz=carrier_hz, exponent=cfg.exponent, d0_m=cfg.d0_m
-        )
-    if cfg.model in ("free_space", "macro_36814"):
-        return channels.pathloss.make(cfg.model, fc_hz=carrier_hz)
-    params: dict[str, Any] = {"fc_hz": carrier_hz, "clamp": cfg.clamp}
-    if cfg.h_bs_m is not None:
-        params["h_bs_m"] = cfg.h_bs_m
-    if cfg.h_ut_m is not None:
-        params["h_ut_m"] = cfg.h_ut_m
-    if isinstance(cfg, RmaPathLoss):
-        params.update(h_m=cfg.building_height_m, w_m=cfg.street_width_m)
-    else:
-        params["simplified_nlos"] = cfg.simplified_nlos
-    if cfg.model == "inh":
-        params["office"] = cfg.office
-    return channels.pathloss.make(cfg.model, **params)
+def pathloss_model(cfg: PathLossParams, carrier_hz: float) -> PathLossModel:
+    """The :mod:`channels.pathloss` model of a ``network.pathloss`` block at ``carrier_hz``
+    (the registered model named by the block, with :meth:`PathLossParams.channel_params`).
+    Raises ValueError for parameters the model refuses (e.g. a carrier outside its frequency
+    range)."""
+    return channels.pathloss.make(cfg.model, **cfg.channel_params(carrier_hz))
 
 
 PathLossConfig = Annotated[
@@ -129,7 +139,7 @@ class ShadowingConfig(_Model):
     corr_distance_m: DistanceM | None = None
 
 
-class _Fading(_Model):
+class FadingParams(_Model):
     """Small-scale fading, unit mean power. ``time: block``: i.i.d. per block of
     ``coherence_s`` (the channel, distance included, is held for a block). ``time:
     continuous``: a Jakes (Clarke) process that evolves with the distance each device travels
@@ -146,20 +156,20 @@ class _Fading(_Model):
         return self.model_dump(exclude={"model", "time", "coherence_s", "sample_s"})
 
 
-class NoFading(_Fading):
+class NoFading(FadingParams):
     model: Literal["none"]
 
 
-class RayleighFading(_Fading):
+class RayleighFading(FadingParams):
     model: Literal["rayleigh"]
 
 
-class RicianFading(_Fading):
+class RicianFading(FadingParams):
     model: Literal["rician"]
     k_db: Annotated[float, Field(ge=-50, le=50)] = 9.0
 
 
-class NakagamiFading(_Fading):
+class NakagamiFading(FadingParams):
     model: Literal["nakagami"]
     m: Annotated[float, Field(ge=0.5, le=1000)] = 1.0
 
@@ -309,3 +319,25 @@ class NetworkConfig(_Model):
     @property
     def n_cells(self) -> int:
         return len(self.cells) if self.cells else 1
+
+
+_Fading = FadingParams  # the former private name
+
+# the shipped models' parameter models; a new model declares its own when it registers
+for _name, _params in (
+    ("log_distance", LogDistancePathLoss),
+    ("free_space", FreeSpacePathLoss),
+    ("macro_36814", Macro36814PathLoss),
+    ("uma", UmaPathLoss),
+    ("umi", UmiPathLoss),
+    ("rma", RmaPathLoss),
+    ("inh", InhPathLoss),
+):
+    channels.pathloss.MODELS.declare_params(_name, _params)
+for _name, _params in (
+    ("none", NoFading),
+    ("rayleigh", RayleighFading),
+    ("rician", RicianFading),
+    ("nakagami", NakagamiFading),
+):
+    channels.fading.MODELS.declare_params(_name, _params)

@@ -13,6 +13,9 @@ from pydantic import (
     model_validator,
 )
 
+import channels.fading
+import channels.mobility
+import channels.pathloss
 from fedsl_sim.scenario.base import DurationS, _FieldError, _Model
 from fedsl_sim.scenario.devices import (
     DevicesConfig,
@@ -30,6 +33,7 @@ from fedsl_sim.scenario.learning import (
     split_layer_values,
 )
 from fedsl_sim.scenario.network import THREE_GPP_PATHLOSS, NetworkConfig, pathloss_model
+from fedsl_sim.scenario.sections import bind_section
 
 
 # --------------------------------------------------------------------------- rounds
@@ -249,3 +253,9 @@ def device_distance_range_m(devices: DevicesConfig) -> tuple[float, float]:
         d = [math.hypot(x, y) for x, y in devices.placement.positions_m]
         return min(d), max(d)
     return devices.placement.min_distance_m, devices.placement.radius_m
+
+
+# the radio sections accept the registered models (and hear of later registrations)
+bind_section(NetworkConfig, "pathloss", channels.pathloss.MODELS, "model", parents=[Scenario])
+bind_section(NetworkConfig, "fading", channels.fading.MODELS, "model", parents=[Scenario])
+bind_section(DevicesConfig, "mobility", channels.mobility.MODELS, "kind", parents=[Scenario])
