@@ -58,13 +58,13 @@ def scenario(rounds: int) -> Scenario:
             "scheme": "lightweight_fedsl",
             "stop": {"max_rounds": rounds},
             "learning": {
-                "dataset": {"name": "synthetic", "n_train": 640, "n_test": 200},
+                "dataset": {"kind": "synthetic", "n_train": 640, "n_test": 200},
                 "partition": {"kind": "iid"},
-                "model": {"name": "vgg11"},
+                "model": {"kind": "vgg11"},
                 "split_layer": 2,
                 "batch_size": 32,
                 "aggregation_interval": 2,
-                "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
+                "optimizer": {"kind": "sgd", "lr": 0.01, "momentum": 0.9},
                 "eval_every_rounds": rounds,
             },
             "compression": {
@@ -76,7 +76,7 @@ def scenario(rounds: int) -> Scenario:
                 "count": 10,
                 "mobility": {"kind": "random_waypoint", "speed_mps": [1, 3]},
             },
-            "network": {"fading": {"model": "rayleigh", "coherence_s": 0.01}},
+            "network": {"fading": {"kind": "rayleigh", "coherence_s": 0.01}},
         },
         "benchmarks/overhead.py",
     )
@@ -101,7 +101,7 @@ def bare_loop(sc: Scenario, order: list[list[int]]) -> tuple[float, float]:
     streams = Streams(sc.seed)
     data = build_data(sc, streams)
     layers = build_layers(
-        cfg.model.name,
+        cfg.model.kind,
         data.in_shape,
         data.num_classes,
         streams.torch("model_init"),

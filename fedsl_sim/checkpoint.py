@@ -406,7 +406,7 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
     if dataset_sha256(up.dataset) != header["dataset_sha256"]:
         raise CheckpointError(
             path,
-            f"the dataset rebuilt from the scenario ({sim.scenario.learning.dataset.name}) "
+            f"the dataset rebuilt from the scenario ({sim.scenario.learning.dataset.kind}) "
             "differs from the one the run started with (other library versions?)",
         )
     saved, now = header.get("environment", {}), software_environment()

@@ -32,7 +32,7 @@ MC_DRAWS = 20_000
 def ergodic_rate_bps(scenario: Scenario, bandwidth_hz: float, snr_mean: float) -> float:
     """B·E[log2(1 + |h|²·snr_mean)] of the scenario's fading model (see module docstring)."""
     f = scenario.network.fading
-    return channels.fading.make(f.model, **f.distribution_params).ergodic_rate_bps(
+    return channels.fading.make(f.kind, **f.distribution_params).ergodic_rate_bps(
         bandwidth_hz, snr_mean
     )
 
@@ -53,7 +53,7 @@ def link_budget(scenario: Scenario) -> list[dict[str, Any]]:
     thr_db = net.outage.snr_threshold_db
     thr = None if thr_db is None else 10 ** (thr_db / 10)
     # the marginal distribution of |h|² is the same for block and continuous fading
-    fading = channels.fading.make(net.fading.model, **net.fading.distribution_params)
+    fading = channels.fading.make(net.fading.kind, **net.fading.distribution_params)
     draws = fading.sample_power(streams.numpy("link_budget"), (MC_DRAWS, n))
     rows = []
     for k in range(n):
@@ -84,8 +84,8 @@ def format_link_budget(scenario: Scenario, rows: list[dict[str, Any]]) -> str:
     """A plain-text table of :func:`link_budget` rows."""
     net = scenario.network
     head = (
-        f"{scenario.name}: {net.pathloss.model} path loss, shadowing {net.shadowing.std_db} dB, "
-        f"{net.fading.model} fading, uplink share {net.bandwidth_hz / len(rows) / 1e6:.3g} MHz "
+        f"{scenario.name}: {net.pathloss.kind} path loss, shadowing {net.shadowing.std_db} dB, "
+        f"{net.fading.kind} fading, uplink share {net.bandwidth_hz / len(rows) / 1e6:.3g} MHz "
         f"of {net.bandwidth_hz / 1e6:.3g} MHz, outage threshold "
         f"{net.outage.snr_threshold_db} dB; Monte Carlo {MC_DRAWS} draws vs exact"
     )

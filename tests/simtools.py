@@ -18,13 +18,13 @@ TINY: dict[str, Any] = {
     "scheme": "fedsl",
     "stop": {"max_rounds": 1},
     "learning": {
-        "dataset": {"name": "digits"},
+        "dataset": {"kind": "digits"},
         "partition": {"kind": "iid"},
-        "model": {"name": "small_cnn"},
+        "model": {"kind": "small_cnn"},
         "split_layer": 2,
         "batch_size": 32,
         "aggregation_interval": 1,
-        "optimizer": {"name": "sgd", "lr": 0.05},
+        "optimizer": {"kind": "sgd", "lr": 0.05},
         "eval_every_rounds": 1,
     },
     "devices": {
@@ -34,7 +34,7 @@ TINY: dict[str, Any] = {
     },
     "network": {
         "shadowing": {"std_db": 0.0},
-        "fading": {"model": "none"},
+        "fading": {"kind": "none"},
         "outage": {"snr_threshold_db": None},
     },
 }

@@ -35,11 +35,11 @@ FEW = dict(
     devices__placement={"kind": "uniform_disc", "radius_m": 200, "min_distance_m": 35},
     learning__eval_every_rounds=2,
     learning__aggregation_interval=2,
-    learning__optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9},
+    learning__optimizer={"kind": "sgd", "lr": 0.05, "momentum": 0.9},
     learning__batch_size=16,
 )
 BLOCK_HARQ = {
-    "fading": {"model": "rayleigh", "coherence_s": 0.01},
+    "fading": {"kind": "rayleigh", "coherence_s": 0.01},
     "outage": {"snr_threshold_db": 5, "policy": "harq", "max_retransmissions": 1},
 }
 LIGHTWEIGHT_JAKES = dict(
@@ -56,8 +56,8 @@ LIGHTWEIGHT_JAKES = dict(
     },
     devices__mobility={"kind": "random_waypoint", "speed_mps": [10, 20]},
     network={
-        "pathloss": {"model": "uma", "clamp": True},
-        "fading": {"model": "rayleigh", "time": "continuous"},
+        "pathloss": {"kind": "uma", "clamp": True},
+        "fading": {"kind": "rayleigh", "time": "continuous"},
     },
 )
 # (scenario, checkpoint every, interrupted after round): interruptions between aggregations
@@ -71,7 +71,7 @@ CASES = {
             FEW,
             scheme="sfl_v2",
             stop__max_rounds=6,
-            network={"fading": {"model": "rayleigh", "coherence_s": 0.01}},
+            network={"fading": {"kind": "rayleigh", "coherence_s": 0.01}},
             rounds={
                 "deadline_s": 0.06,
                 "participation": {"kind": "random", "fraction": 0.67},
@@ -170,8 +170,8 @@ def test_device_failures_and_handovers_survive_a_resume(tmp_path):
         **overrides,
         network={
             "shadowing": {"std_db": 0},
-            "fading": {"model": "rayleigh", "coherence_s": 0.01},
-            "rate": {"model": "cqi"},
+            "fading": {"kind": "rayleigh", "coherence_s": 0.01},
+            "rate": {"kind": "cqi"},
             "cells": [{"position_m": [0, 0]}, {"position_m": [150, 0]}],
             "handover": {"hysteresis_db": 0},
         },

@@ -47,7 +47,7 @@ class TwoPoint(FadingModel):
 
 
 class TwoPointParams(FadingParams):
-    model: Literal["two_point"]
+    kind: Literal["two_point"]
     spread: float = 0.5
 
 
@@ -63,7 +63,7 @@ class Flat(PathLossModel):
 
 
 class FlatParams(PathLossParams):
-    model: Literal["flat"]
+    kind: Literal["flat"]
     loss_db: float = 90.0
 
 
@@ -115,8 +115,8 @@ TOY = dict(
     devices__count=2,
     devices__placement={"kind": "fixed", "positions_m": [[100.0, 0.0], [0.0, 200.0]]},
     devices__mobility={"kind": "circle", "speed_mps": 5.0},
-    network__pathloss={"model": "flat", "loss_db": 80.0},
-    network__fading={"model": "two_point", "spread": 0.25, "coherence_s": 0.01},
+    network__pathloss={"kind": "flat", "loss_db": 80.0},
+    network__fading={"kind": "two_point", "spread": 0.25, "coherence_s": 0.01},
 )
 
 
@@ -138,13 +138,13 @@ def test_registered_toy_models_are_in_the_schema_and_drive_a_run(toys, tmp_path)
 
 def test_a_bad_parameter_of_a_toy_model_names_its_field(toys):
     with pytest.raises(ScenarioError) as err:
-        make_scenario(**{**TOY, "network__pathloss": {"model": "flat", "loss_db": "loud"}})
+        make_scenario(**{**TOY, "network__pathloss": {"kind": "flat", "loss_db": "loud"}})
     assert "network.pathloss" in str(err.value) and "loss_db" in str(err.value)
 
 
 def test_unregistered_toy_models_are_refused_again():
     with channels.fading.MODELS.registered("two_point", TwoPoint, TwoPointParams):
-        make_scenario(network__fading={"model": "two_point"})
+        make_scenario(network__fading={"kind": "two_point"})
     with pytest.raises(ScenarioError, match="two_point"):
-        make_scenario(network__fading={"model": "two_point"})
+        make_scenario(network__fading={"kind": "two_point"})
     assert '"two_point"' not in json.dumps(Scenario.model_json_schema())

@@ -20,11 +20,11 @@ QUICKSTART = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.yam
 @pytest.mark.parametrize(
     "fading",
     [
-        {"model": "rayleigh"},
-        {"model": "rician", "k_db": 6.0},
-        {"model": "nakagami", "m": 2.0},
+        {"kind": "rayleigh"},
+        {"kind": "rician", "k_db": 6.0},
+        {"kind": "nakagami", "m": 2.0},
     ],
-    ids=lambda f: f["model"],
+    ids=lambda f: f["kind"],
 )
 def test_monte_carlo_matches_the_distribution(fading):
     sc = make_scenario(
@@ -44,7 +44,7 @@ def test_monte_carlo_matches_the_distribution(fading):
 
 def test_rayleigh_ergodic_closed_form_equals_the_integral():
     # B e^{1/g} E1(1/g) / ln 2 == B * integral of log2(1 + x g) e^{-x} dx
-    sc = make_scenario(network__fading={"model": "rayleigh"})
+    sc = make_scenario(network__fading={"kind": "rayleigh"})
     for snr in (0.1, 1.0, 10.0, 1000.0):
         integral, _ = integrate.quad(
             lambda x, g=snr: math.log2(1 + x * g) * stats.expon.pdf(x), 0, math.inf

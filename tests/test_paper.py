@@ -72,8 +72,8 @@ def test_smoke_sweep_runs_and_shows_the_trend(sweep, key, values, direction, cif
         for part in rest:
             leaf = leaf[part]
         assert leaf in values
-        assert run["learning"]["model"]["name"] == "vgg19"
-        assert run["learning"]["dataset"]["name"] == "cifar10"
+        assert run["learning"]["model"]["kind"] == "vgg19"
+        assert run["learning"]["dataset"]["kind"] == "cifar10"
 
 
 def test_full_and_smoke_have_the_same_structure():

@@ -64,17 +64,17 @@ def _accepted(section: str, key: str) -> set[str]:
 
 
 CASES = [
-    ("fading model", channels.fading.MODELS.names(), lambda: _accepted("network.fading", "model")),
+    ("fading model", channels.fading.MODELS.names(), lambda: _accepted("network.fading", "kind")),
     (
         "fading process",
         channels.doppler.PROCESSES.names(),
-        lambda: _accepted("network.fading", "model"),
+        lambda: _accepted("network.fading", "kind"),
     ),
-    ("path loss", channels.pathloss.MODELS.names(), lambda: _accepted("network.pathloss", "model")),
+    ("path loss", channels.pathloss.MODELS.names(), lambda: _accepted("network.pathloss", "kind")),
     ("mobility", channels.mobility.MODELS.names(), lambda: _accepted("devices.mobility", "kind")),
     ("partition", PARTITIONS.names(), lambda: _accepted("learning.partition", "kind")),
-    ("dataset", DATASETS.names(), lambda: _accepted("learning.dataset", "name")),
-    ("model", MODELS.names(), lambda: _accepted("learning.model", "name")),
+    ("dataset", DATASETS.names(), lambda: _accepted("learning.dataset", "kind")),
+    ("model", MODELS.names(), lambda: _accepted("learning.model", "kind")),
     ("scheme", SCHEMES.names(), lambda: _literals(_field("scheme"))),
     ("access", ACCESS.names(), lambda: _literals(_field("network.access.kind"))),
     ("outage policy", OUTAGE_POLICIES.names(), lambda: _literals(_field("network.outage.policy"))),

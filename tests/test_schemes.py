@@ -23,7 +23,7 @@ COMMON = dict(
     stop__max_rounds=4,
     learning__eval_every_rounds=1,
     learning__aggregation_interval=1,
-    learning__optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9},
+    learning__optimizer={"kind": "sgd", "lr": 0.05, "momentum": 0.9},
 )
 
 
@@ -50,7 +50,7 @@ def test_sfl_v1_with_one_step_and_iid_equal_shards_equals_fl():
     two = dict(
         devices__count=2,
         devices__placement={"kind": "fixed", "positions_m": [[100.0, 0.0], [0.0, 150.0]]},
-        learning__optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.0},
+        learning__optimizer={"kind": "sgd", "lr": 0.05, "momentum": 0.0},
     )
     common = {**COMMON, **two}
     fl = run(scheme="fl", **common)

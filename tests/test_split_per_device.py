@@ -21,7 +21,7 @@ THREE = dict(
     stop__max_rounds=3,
     learning__eval_every_rounds=1,
     learning__aggregation_interval=1,
-    learning__optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.0},
+    learning__optimizer={"kind": "sgd", "lr": 0.05, "momentum": 0.0},
 )
 
 
@@ -142,7 +142,7 @@ def test_by_distance_rule_gives_the_nearest_devices_the_first_layers():
             scheme="sfl_v2",
             devices__count=5,
             devices__placement={"kind": "fixed", "positions_m": positions},
-            learning__split_layer={"rule": "by_distance", "layers": [1, 2, 3]},
+            learning__split_layer={"kind": "by_distance", "layers": [1, 2, 3]},
         )
     )
     # distances 250, 50, 150, 100, 50 -> nearest first (ties by index): 1, 4, 3, 2, 0
@@ -156,7 +156,7 @@ def test_by_distance_rule_gives_the_nearest_devices_the_first_layers():
         (dict(learning__split_layer=[1, 2]), "learning.split_layer", "one split layer per device"),
         (dict(learning__split_layer=[1, 9, 2]), "learning.split_layer.1", "got 9"),
         (
-            dict(learning__split_layer={"rule": "by_distance", "layers": [2, 7]}),
+            dict(learning__split_layer={"kind": "by_distance", "layers": [2, 7]}),
             "learning.split_layer.layers.1",
             "got 7",
         ),
@@ -166,7 +166,7 @@ def test_by_distance_rule_gives_the_nearest_devices_the_first_layers():
             "one split layer for scheme 'fl'",
         ),
         (
-            dict(scheme="sl", learning__split_layer={"rule": "by_distance", "layers": [1, 3]}),
+            dict(scheme="sl", learning__split_layer={"kind": "by_distance", "layers": [1, 3]}),
             "learning.split_layer",
             "one split layer for scheme 'sl'",
         ),

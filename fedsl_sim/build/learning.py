@@ -35,7 +35,7 @@ def build_dataset(scenario: Scenario, streams: Streams) -> Dataset:
     """The scenario's dataset: depends only on ``learning.dataset`` and the root seed (a
     checkpoint rebuilds it with this rather than storing it)."""
     cfg = scenario.learning.dataset
-    return load_dataset(cfg.name, rng=streams.numpy("dataset"), **cfg.model_dump(exclude={"name"}))
+    return load_dataset(cfg.kind, rng=streams.numpy("dataset"), **cfg.model_dump(exclude={"kind"}))
 
 
 def build_data(scenario: Scenario, streams: Streams, source: str = "scenario") -> FederatedData:
@@ -67,7 +67,7 @@ def build_data(scenario: Scenario, streams: Streams, source: str = "scenario") -
 
 def optimizer_spec(cfg: OptimizerConfig) -> OptimizerSpec:
     return OptimizerSpec(
-        name=cfg.name, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        name=cfg.kind, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
 
 
@@ -111,8 +111,8 @@ def scheme_settings(scenario: Scenario) -> SchemeSettings:
         update_every_rounds=pr.schedule.update_every_rounds,
     )
     return SchemeSettings(
-        model=cfg.model.name,
-        model_params=MappingProxyType(cfg.model.model_dump(exclude={"name"})),
+        model=cfg.model.kind,
+        model_params=MappingProxyType(cfg.model.model_dump(exclude={"kind"})),
         split_layer=split_layer,
         optimizer=optimizer_spec(cfg.optimizer),
         server_optimizer=optimizer_spec(cfg.resolved_server_optimizer),
@@ -153,16 +153,16 @@ def check_model(scenario: Scenario, source: str = "scenario") -> None:
     learning code): the dataset's images are large enough for the model, and every split layer
     leaves at least one layer on the server."""
     cfg = scenario.learning
-    need = min_input_hw(cfg.model.name)
+    need = min_input_hw(cfg.model.kind)
     if cfg.dataset.image_hw < need:
         raise ScenarioError(
             source,
             f"expected a model for {cfg.dataset.image_hw}x{cfg.dataset.image_hw} "
-            f"{cfg.dataset.name} images; {cfg.model.name} needs at least {need}x{need} "
+            f"{cfg.dataset.kind} images; {cfg.model.kind} needs at least {need}x{need} "
             "(e.g. dataset synthetic)",
-            path="learning.model.name",
+            path="learning.model.kind",
         )
-    n_layers = layer_count(cfg.model.name)
+    n_layers = layer_count(cfg.model.kind)
     where = "learning.split_layer"
     if isinstance(cfg.split_layer, SplitRule):
         where += ".layers"
@@ -170,7 +170,7 @@ def check_model(scenario: Scenario, source: str = "scenario") -> None:
         if s > n_layers - 1:
             raise ScenarioError(
                 source,
-                f"expected 1 <= split_layer <= {n_layers - 1} ({cfg.model.name} has "
+                f"expected 1 <= split_layer <= {n_layers - 1} ({cfg.model.kind} has "
                 f"{n_layers} layers), got {s}",
                 path=where if isinstance(cfg.split_layer, int) else f"{where}.{i}",
             )

@@ -105,7 +105,7 @@ def build_channel(scenario: Scenario, streams: Streams, source: str = "scenario"
 
     f = net.fading
     rng_f = streams.numpy("fading")
-    model = channels.fading.make(f.model, **f.distribution_params)
+    model = channels.fading.make(f.kind, **f.distribution_params)
     n_links = dev.count * max(1, len(cells))
     process = None
     if f.time == "continuous":  # the model's own continuous-time process
@@ -123,7 +123,7 @@ def build_channel(scenario: Scenario, streams: Streams, source: str = "scenario"
         time_varying = moving
     else:
         fading = BlockFading(model, n_links, f.coherence_s, rng_f)
-        time_varying = f.model != "none" or moving
+        time_varying = f.kind != "none" or moving
     interference = None
     if net.interference is not None:
         itf = net.interference

@@ -752,6 +752,6 @@ def describe(raw: RawSplits, root: str | Path) -> str:
     lines += [
         "use it in a scenario (a relative root is relative to the scenario file):",
         "  learning:",
-        f"    dataset: {{name: {raw.name}, root: {root_abs}}}",
+        f"    dataset: {{kind: {raw.name}, root: {root_abs}}}",
     ]
     return "\n".join(lines)

@@ -58,6 +58,8 @@ from fedsl_sim.scenario.io import (  # noqa: F401
     MAX_ECHO_CHARS,
     MAX_YAML_BYTES,
     MAX_YAML_VALUES,
+    RENAMED_DISCRIMINATORS,
+    ScenarioDeprecationWarning,
     _describe,
     _dotted,
     _StrictLoader,
@@ -67,6 +69,7 @@ from fedsl_sim.scenario.io import (  # noqa: F401
     load_scenario,
     parse_override,
     read_yaml_mapping,
+    upgrade_spellings,
     validate_scenario,
 )
 from fedsl_sim.scenario.learning import (  # noqa: F401

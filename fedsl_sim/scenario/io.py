@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -140,14 +141,72 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, parsed
 
 
+#: every section's discriminator is ``kind``; these sections spelled it otherwise before
+#: (section path -> the old key), and the old spelling still works with a warning
+RENAMED_DISCRIMINATORS: dict[str, str] = {
+    "network.pathloss": "model",
+    "network.fading": "model",
+    "network.rate": "model",
+    "learning.dataset": "name",
+    "learning.model": "name",
+    "learning.optimizer": "name",
+    "learning.server_optimizer": "name",
+    "learning.split_layer": "rule",
+}
+
+
+class ScenarioDeprecationWarning(FutureWarning):
+    """A scenario uses a spelling that still works but will not for ever (shown by
+    default)."""
+
+
+def _deprecated(source: str, old: str, new: str) -> None:
+    warnings.warn(
+        f"{source}: {old} is deprecated; write {new}",
+        ScenarioDeprecationWarning,
+        stacklevel=4,
+    )
+
+
+def upgrade_spellings(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """``data`` (changed in place, and returned) with every section's discriminator spelled
+    ``kind`` (see :data:`RENAMED_DISCRIMINATORS`), warning for each old spelling."""
+    for section, old in RENAMED_DISCRIMINATORS.items():
+        node = _section_node(data, section)
+        if node is None or old not in node:
+            continue
+        if "kind" in node:
+            raise ScenarioError(
+                source,
+                f"expected kind (or the deprecated {old}), got both",
+                path=section,
+            )
+        _deprecated(source, f"{section}.{old}", f"{section}.kind")
+        renamed = {"kind": node.pop(old)}
+        renamed.update(node)
+        node.clear()
+        node.update(renamed)
+    return data
+
+
+def _upgrade_key(dotted: str, source: str) -> str:
+    """An override key with an old discriminator spelling, renamed (with a warning)."""
+    section, _, last = dotted.rpartition(".")
+    if RENAMED_DISCRIMINATORS.get(section) == last:
+        _deprecated(source, dotted, f"{section}.kind")
+        return f"{section}.kind"
+    return dotted
+
+
 def apply_overrides(
     data: dict[str, Any], overrides: Mapping[str, Any], source: str
 ) -> dict[str, Any]:
     """Return a copy of ``data`` with dotted-key overrides applied (creates missing mappings)."""
     import copy
 
-    out = copy.deepcopy(data)
+    out = upgrade_spellings(copy.deepcopy(data), source)
     for dotted, value in overrides.items():
+        dotted = _upgrade_key(dotted, source)
         parts = dotted.split(".")
         if any(not p for p in parts):
             raise ScenarioError(source, f"malformed override key {dotted!r}")
@@ -214,11 +273,26 @@ def _describe(err: Mapping[str, Any]) -> str:
     return f"{msg}, got {given_s}"
 
 
+def _section_node(data: Any, section: str) -> dict[str, Any] | None:
+    """The mapping at the dotted ``section`` of ``data``, or None."""
+    node: Any = data
+    for part in section.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
 def validate_scenario(
     data: dict[str, Any], source: str, base_dir: str | Path | None = None
 ) -> Scenario:
     """Validate a raw mapping; errors become one :class:`ScenarioError` naming each field.
     Relative file paths in the scenario are resolved against ``base_dir``."""
+    if any(
+        old in (_section_node(data, section) or {})
+        for section, old in RENAMED_DISCRIMINATORS.items()
+    ):
+        import copy
+
+        data = upgrade_spellings(copy.deepcopy(data), source)
     try:
         return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:

@@ -39,7 +39,7 @@ class StopConfig(_Model):
 class DigitsDataset(_Model):
     """scikit-learn's bundled 8x8 digits (1797 images, 10 classes); no download."""
 
-    name: Literal["digits"]
+    kind: Literal["digits"]
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
 
     @property
@@ -50,7 +50,7 @@ class DigitsDataset(_Model):
 class SyntheticDataset(_Model):
     """CIFAR-shaped class-conditional synthetic images, for benchmarks."""
 
-    name: Literal["synthetic"]
+    kind: Literal["synthetic"]
     n_train: Annotated[int, Field(ge=10, le=200_000)] = 5000
     n_test: Annotated[int, Field(ge=1, le=100_000)] = 1000
     num_classes: Annotated[int, Field(ge=2, le=1000)] = 10
@@ -86,7 +86,7 @@ class Cifar10Dataset(_FileDataset):
     """CIFAR-10, 32x32 RGB, 50000 train / 10000 test, binary or Python format (auto: the first
     found)."""
 
-    name: Literal["cifar10"]
+    kind: Literal["cifar10"]
     root: Annotated[str, Field(min_length=1)]
     format: Literal["auto", "binary", "python"] = "auto"
     train_subset: PositiveInt | None = None
@@ -100,7 +100,7 @@ class Cifar10Dataset(_FileDataset):
 class MnistDataset(_FileDataset):
     """MNIST or Fashion-MNIST from IDX files (plain or .gz), 28x28 grey, 60000 / 10000."""
 
-    name: Literal["mnist", "fashion_mnist"]
+    kind: Literal["mnist", "fashion_mnist"]
     root: Annotated[str, Field(min_length=1)]
     train_subset: PositiveInt | None = None
     test_subset: PositiveInt | None = None
@@ -111,7 +111,7 @@ class MnistDataset(_FileDataset):
 
 
 DatasetConfig = Annotated[
-    DigitsDataset | SyntheticDataset | Cifar10Dataset | MnistDataset, Field(discriminator="name")
+    DigitsDataset | SyntheticDataset | Cifar10Dataset | MnistDataset, Field(discriminator="kind")
 ]
 
 
@@ -136,19 +136,19 @@ PartitionConfig = Annotated[
 
 
 class SmallCnnModel(_Model):
-    name: Literal["small_cnn"]
+    kind: Literal["small_cnn"]
 
 
 class VggModel(_Model):
-    name: Literal["vgg11", "vgg13", "vgg16", "vgg19"]
+    kind: Literal["vgg11", "vgg13", "vgg16", "vgg19"]
     batch_norm: bool = True
 
 
-ModelConfig = Annotated[SmallCnnModel | VggModel, Field(discriminator="name")]
+ModelConfig = Annotated[SmallCnnModel | VggModel, Field(discriminator="kind")]
 
 
 class OptimizerConfig(_Model):
-    name: Literal["sgd", "adam"] = "sgd"
+    kind: Literal["sgd", "adam"] = "sgd"
     lr: PositiveFloat = 0.05
     momentum: Fraction01 = 0.0
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
@@ -164,7 +164,7 @@ class SplitRule(_Model):
     the farther half split layer 3 (whose smaller activations spare their weaker uplinks).
     """
 
-    rule: Literal["by_distance"]
+    kind: Literal["by_distance"]
     layers: Annotated[list[PositiveInt], Field(min_length=1)]
 
 
@@ -203,9 +203,9 @@ class LearningConfig(_Model):
     (:func:`fedsl_sim.build.check_scenario`; the schema does not import the model code).
     """
 
-    dataset: DatasetConfig = DigitsDataset(name="digits")
+    dataset: DatasetConfig = DigitsDataset(kind="digits")
     partition: PartitionConfig = DirichletPartition(kind="dirichlet")
-    model: ModelConfig = SmallCnnModel(name="small_cnn")
+    model: ModelConfig = SmallCnnModel(kind="small_cnn")
     split_layer: SplitLayer = 2
     batch_size: PositiveInt = 32
     local_steps: PositiveInt = 1

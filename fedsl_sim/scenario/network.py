@@ -26,31 +26,31 @@ from fedsl_sim.scenario.base import (
 # --------------------------------------------------------------------------- network
 class PathLossParams(_Model):
     """Base of a ``network.pathloss`` block: the parameter model of a path-loss model of
-    ``channels.pathloss.MODELS`` (discriminator ``model``)."""
+    ``channels.pathloss.MODELS`` (discriminator ``kind``)."""
 
     def channel_params(self, carrier_hz: float) -> dict[str, Any]:
         """The keyword arguments of the registered model at ``carrier_hz``: by default the
         block's fields under their own names."""
-        return {"fc_hz": carrier_hz, **self.model_dump(exclude={"model"})}
+        return {"fc_hz": carrier_hz, **self.model_dump(exclude={"kind"})}
 
 
 class LogDistancePathLoss(PathLossParams):
     """PL(d) = PL_fs(d0) + 10 * exponent * log10(d / d0) dB."""
 
-    model: Literal["log_distance"]
+    kind: Literal["log_distance"]
     exponent: Annotated[float, Field(gt=0, le=10)] = 3.5
     d0_m: DistanceM = 1.0
 
 
 class FreeSpacePathLoss(PathLossParams):
-    model: Literal["free_space"]
+    kind: Literal["free_space"]
 
 
 class Macro36814PathLoss(PathLossParams):
     """3GPP TR 36.814 macro cell: 128.1 + 37.6 log10(d / km) dB (d >= 35 m), plus
     21 log10(fc / 2 GHz) away from 2 GHz."""
 
-    model: Literal["macro_36814"]
+    kind: Literal["macro_36814"]
 
 
 class _ThreeGppPathLoss(PathLossParams):
@@ -67,7 +67,7 @@ class _ThreeGppPathLoss(PathLossParams):
 
     def channel_params(self, carrier_hz: float) -> dict[str, Any]:
         # the LOS rule is the channel's, not the model's; unset heights take the standard's
-        params = self.model_dump(exclude={"model", "los", "h_bs_m", "h_ut_m"})
+        params = self.model_dump(exclude={"kind", "los", "h_bs_m", "h_ut_m"})
         params["fc_hz"] = carrier_hz
         if self.h_bs_m is not None:
             params["h_bs_m"] = self.h_bs_m
@@ -77,17 +77,17 @@ class _ThreeGppPathLoss(PathLossParams):
 
 
 class UmaPathLoss(_ThreeGppPathLoss):
-    model: Literal["uma"]
+    kind: Literal["uma"]
     simplified_nlos: bool = False
 
 
 class UmiPathLoss(_ThreeGppPathLoss):
-    model: Literal["umi"]
+    kind: Literal["umi"]
     simplified_nlos: bool = False
 
 
 class RmaPathLoss(_ThreeGppPathLoss):
-    model: Literal["rma"]
+    kind: Literal["rma"]
     building_height_m: Annotated[float, Field(ge=5, le=50)] = 5.0
     street_width_m: Annotated[float, Field(ge=5, le=50)] = 20.0
 
@@ -99,7 +99,7 @@ class RmaPathLoss(_ThreeGppPathLoss):
 
 
 class InhPathLoss(_ThreeGppPathLoss):
-    model: Literal["inh"]
+    kind: Literal["inh"]
     office: Literal["mixed", "open"] = "mixed"
     simplified_nlos: bool = False
 
@@ -112,7 +112,7 @@ def pathloss_model(cfg: PathLossParams, carrier_hz: float) -> PathLossModel:
     (the registered model named by the block, with :meth:`PathLossParams.channel_params`).
     Raises ValueError for parameters the model refuses (e.g. a carrier outside its frequency
     range)."""
-    return channels.pathloss.make(cfg.model, **cfg.channel_params(carrier_hz))
+    return channels.pathloss.make(cfg.kind, **cfg.channel_params(carrier_hz))
 
 
 PathLossConfig = Annotated[
@@ -123,7 +123,7 @@ PathLossConfig = Annotated[
     | UmiPathLoss
     | RmaPathLoss
     | InhPathLoss,
-    Field(discriminator="model"),
+    Field(discriminator="kind"),
 ]
 
 
@@ -153,29 +153,29 @@ class FadingParams(_Model):
     @property
     def distribution_params(self) -> dict[str, Any]:
         """The parameters of the fading distribution itself (``k_db``, ``m``)."""
-        return self.model_dump(exclude={"model", "time", "coherence_s", "sample_s"})
+        return self.model_dump(exclude={"kind", "time", "coherence_s", "sample_s"})
 
 
 class NoFading(FadingParams):
-    model: Literal["none"]
+    kind: Literal["none"]
 
 
 class RayleighFading(FadingParams):
-    model: Literal["rayleigh"]
+    kind: Literal["rayleigh"]
 
 
 class RicianFading(FadingParams):
-    model: Literal["rician"]
+    kind: Literal["rician"]
     k_db: Annotated[float, Field(ge=-50, le=50)] = 9.0
 
 
 class NakagamiFading(FadingParams):
-    model: Literal["nakagami"]
+    kind: Literal["nakagami"]
     m: Annotated[float, Field(ge=0.5, le=1000)] = 1.0
 
 
 FadingConfig = Annotated[
-    NoFading | RayleighFading | RicianFading | NakagamiFading, Field(discriminator="model")
+    NoFading | RayleighFading | RicianFading | NakagamiFading, Field(discriminator="kind")
 ]
 
 
@@ -198,7 +198,7 @@ class AccessConfig(_Model):
 class ShannonRate(_Model):
     """r = B log2(1 + SNR / Γ), Γ = ``gap_db`` (0 dB: capacity)."""
 
-    model: Literal["shannon"]
+    kind: Literal["shannon"]
     gap_db: Annotated[float, Field(ge=0, le=20)] = 0.0
 
 
@@ -207,7 +207,7 @@ class CqiRate(_Model):
     whose SNR threshold is reached (default thresholds: 10 log10(2^eff - 1) dB; or give the 15
     thresholds of CQI 1..15). Below CQI 1 the link is in outage."""
 
-    model: Literal["cqi"]
+    kind: Literal["cqi"]
     table: Literal["64qam", "256qam"] = "64qam"
     snr_thresholds_db: tuple[float, ...] | None = None
 
@@ -222,7 +222,7 @@ class CqiRate(_Model):
         return self
 
 
-RateConfig = Annotated[ShannonRate | CqiRate, Field(discriminator="model")]
+RateConfig = Annotated[ShannonRate | CqiRate, Field(discriminator="kind")]
 
 
 class OutageConfig(_Model):
@@ -290,11 +290,11 @@ class NetworkConfig(_Model):
     carrier_hz: CarrierHz = 3.5e9
     bandwidth_hz: BandwidthHz = 20.0e6
     noise_figure_db: Annotated[float, Field(ge=0, le=30)] = 7.0
-    pathloss: PathLossConfig = LogDistancePathLoss(model="log_distance")
+    pathloss: PathLossConfig = LogDistancePathLoss(kind="log_distance")
     shadowing: ShadowingConfig = ShadowingConfig()
-    fading: FadingConfig = RayleighFading(model="rayleigh")
+    fading: FadingConfig = RayleighFading(kind="rayleigh")
     access: AccessConfig = AccessConfig()
-    rate: RateConfig = ShannonRate(model="shannon")
+    rate: RateConfig = ShannonRate(kind="shannon")
     outage: OutageConfig = OutageConfig()
     interference: InterferenceConfig | None = None
     cells: tuple[CellConfig, ...] | None = None

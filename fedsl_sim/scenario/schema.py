@@ -192,7 +192,7 @@ class Scenario(_Model):
             if r_lo > 10.0 or reach > r_hi:
                 raise _FieldError(
                     ("network", "pathloss", "clamp"),
-                    f"interferers are 10-{reach:g} m from devices, outside the {pl_cfg.model} "
+                    f"interferers are 10-{reach:g} m from devices, outside the {pl_cfg.kind} "
                     f"NLOS range {r_lo:g}-{r_hi:g} m; set clamp: true",
                 )
         states = {"los": [True], "nlos": [False], "stochastic": [True, False]}[pl_cfg.los]
@@ -202,7 +202,7 @@ class Scenario(_Model):
                 raise _FieldError(
                     ("network", "pathloss", "clamp"),
                     f"devices can be {lo:g}-{hi:g} m from the base station, outside the "
-                    f"{pl_cfg.model} {'LOS' if los else 'NLOS'} range {r_lo:g}-{r_hi:g} m; "
+                    f"{pl_cfg.kind} {'LOS' if los else 'NLOS'} range {r_lo:g}-{r_hi:g} m; "
                     "change the placement/mobility or set clamp: true",
                 )
         return self
@@ -256,6 +256,6 @@ def device_distance_range_m(devices: DevicesConfig) -> tuple[float, float]:
 
 
 # the radio sections accept the registered models (and hear of later registrations)
-bind_section(NetworkConfig, "pathloss", channels.pathloss.MODELS, "model", parents=[Scenario])
-bind_section(NetworkConfig, "fading", channels.fading.MODELS, "model", parents=[Scenario])
+bind_section(NetworkConfig, "pathloss", channels.pathloss.MODELS, "kind", parents=[Scenario])
+bind_section(NetworkConfig, "fading", channels.fading.MODELS, "kind", parents=[Scenario])
 bind_section(DevicesConfig, "mobility", channels.mobility.MODELS, "kind", parents=[Scenario])

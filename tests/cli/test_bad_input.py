@@ -77,13 +77,13 @@ BAD_FIELDS = [
     ),
     (
         "unknown-fading",
-        with_change("network.fading", {"model": "rayleig"}),
+        with_change("network.fading", {"kind": "rayleig"}),
         "network.fading",
         "rayleig",
     ),
     (
         "nested-union-field",
-        with_change("network.fading", {"model": "rician", "k_db": "high"}),
+        with_change("network.fading", {"kind": "rician", "k_db": "high"}),
         "network.fading.k_db",
         "number",
     ),
@@ -95,8 +95,8 @@ BAD_FIELDS = [
     ),
     (
         "model-too-big-for-images",
-        with_change("learning.model", {"name": "vgg11"}),
-        "learning.model.name",
+        with_change("learning.model", {"kind": "vgg11"}),
+        "learning.model.kind",
         "needs at least 32x32",
     ),
     (

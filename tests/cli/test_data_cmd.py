@@ -38,7 +38,7 @@ def test_check_reports_counts_per_split_and_the_scenario_line(
     assert f"CIFAR-10 (binary format) in {tmp_path / 'cifar-10-batches-bin'}" in out
     assert "train: 100 images; per class [10, 10, 10, 10, 10, 10, 10, 10, 10, 10]" in out
     assert "test: 20 images; per class [2, 2, 2, 2, 2, 2, 2, 2, 2, 2]" in out
-    assert f"dataset: {{name: cifar10, root: {tmp_path.resolve()}}}" in out
+    assert f"dataset: {{kind: cifar10, root: {tmp_path.resolve()}}}" in out
     write_idx_set(tmp_path / "fm", mnist_arrays(), gz=True)
     assert main(["data", "fashion_mnist", str(tmp_path / "fm")]) == 0
     assert "Fashion-MNIST in" in capsys.readouterr().out
@@ -87,7 +87,7 @@ def test_download_then_use(tmp_path: Path, site: Path, fmt: str, capsys) -> None
     captured = capsys.readouterr()
     assert f"downloading {site.as_uri()}/cifar-10-" in captured.err
     assert f"CIFAR-10 ({fmt} format) in {root / datafiles.CIFAR_FOLDERS[fmt]}" in captured.out
-    assert f"dataset: {{name: cifar10, root: {root.resolve()}}}" in captured.out
+    assert f"dataset: {{kind: cifar10, root: {root.resolve()}}}" in captured.out
     assert [p.name for p in root.iterdir()] == [datafiles.CIFAR_FOLDERS[fmt]]
     assert main(["data", "cifar10", str(root), "--format", fmt]) == 0
 
@@ -136,7 +136,7 @@ def test_run_on_corrupt_data_exits_2_in_process(
     folder = write_cifar_binary(tmp_path / "data" / "cifar-10-batches-bin", CIFAR)
     f = folder / "test_batch.bin"
     f.write_bytes(f.read_bytes()[:100])
-    path = _scenario(tmp_path, {"name": "cifar10", "root": "data"})
+    path = _scenario(tmp_path, {"kind": "cifar10", "root": "data"})
     assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {f}: learning.dataset.root: expected a CIFAR-10 binary batch")
@@ -146,7 +146,7 @@ def test_run_on_corrupt_data_exits_2_in_process(
 def test_run_on_missing_data_exits_2_without_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _scenario(tmp_path, {"name": "cifar10", "root": "no-data", "train_subset": 10})
+    path = _scenario(tmp_path, {"kind": "cifar10", "root": "no-data", "train_subset": 10})
     monkeypatch.chdir(tmp_path / "..")  # the root is relative to the scenario, not the cwd
     assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err

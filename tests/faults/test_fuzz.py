@@ -53,7 +53,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         )
     )
     fading_model = draw(st.sampled_from(["none", "rayleigh", "rician", "nakagami"]))
-    fading: dict[str, Any] = {"model": fading_model}
+    fading: dict[str, Any] = {"kind": fading_model}
     if fading_model != "none" and draw(st.booleans()):
         fading["time"] = "continuous"
     else:
@@ -61,9 +61,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     pathloss = draw(
         st.sampled_from(
             [
-                {"model": "log_distance", "exponent": 3.5},
-                {"model": "free_space"},
-                {"model": "umi", "clamp": True},
+                {"kind": "log_distance", "exponent": 3.5},
+                {"kind": "free_space"},
+                {"kind": "umi", "clamp": True},
             ]
         )
     )
@@ -107,14 +107,14 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "scheme": scheme,
         "stop": {"max_rounds": 2, "max_sim_time_s": 30.0},
         "learning": {
-            "dataset": {"name": "digits"},
+            "dataset": {"kind": "digits"},
             "partition": {"kind": "iid"},
-            "model": {"name": "small_cnn"},
+            "model": {"kind": "small_cnn"},
             "split_layer": draw(st.integers(1, 4)),
             "batch_size": 8,
             "aggregation_interval": draw(st.sampled_from([1, 2])),
             "local_steps": draw(st.sampled_from([1, 2])),
-            "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+            "optimizer": {"kind": "sgd", "lr": 0.05, "momentum": 0.9},
             "eval_every_rounds": 1,
             "eval_batch_size": 256,
         },

@@ -89,7 +89,7 @@ def test_booleans_are_not_numbers(overrides, path):
     [
         (0, "learning.split_layer"),
         ([1, 0], "learning.split_layer.1"),
-        ({"rule": "by_distance", "layers": [0]}, "learning.split_layer.layers.0"),
+        ({"kind": "by_distance", "layers": [0]}, "learning.split_layer.layers.0"),
     ],
 )
 def test_messages_name_the_users_fields_only(value, path):
@@ -123,7 +123,7 @@ def test_a_link_that_can_never_deliver_stops_with_a_message(
 ):
     data = {**TINY, "devices": {**TINY["devices"]}, "network": {**TINY["network"]}}
     data["devices"]["placement"] = {"kind": "fixed", "positions_m": [[distance_m, 0.0]]}
-    data["network"]["fading"] = {"model": "rayleigh", "coherence_s": 0.01}
+    data["network"]["fading"] = {"kind": "rayleigh", "coherence_s": 0.01}
     data["network"]["outage"] = {"snr_threshold_db": threshold_db, "max_wait_s": 60.0}
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(data))
@@ -136,7 +136,7 @@ def test_a_link_that_can_never_deliver_stops_with_a_message(
 
 
 def test_the_link_budget_of_a_hopeless_device_has_no_overflow(tmp_path, capsys):
-    data = {**TINY, "network": {**TINY["network"], "fading": {"model": "rayleigh"}}}
+    data = {**TINY, "network": {**TINY["network"], "fading": {"kind": "rayleigh"}}}
     data["devices"] = {**TINY["devices"], "placement": {"kind": "fixed", "positions_m": [[9e5, 0]]}}
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(data))
@@ -154,9 +154,9 @@ def test_the_link_budget_of_a_hopeless_device_has_no_overflow(tmp_path, capsys):
             "devices.mobility.speed_mps.1",
         ),
         ({"devices__placement": {"kind": "uniform_disc", "radius_m": 1e308}}, None),
-        ({"network__fading": {"model": "rayleigh", "coherence_s": 1e-12}}, None),
+        ({"network__fading": {"kind": "rayleigh", "coherence_s": 1e-12}}, None),
         ({"devices__count": 10**9}, "devices.count"),
-        ({"learning__dataset": {"name": "synthetic", "n_train": 10**10}}, None),
+        ({"learning__dataset": {"kind": "synthetic", "n_train": 10**10}}, None),
         ({"devices__compute": {"cpu_hz": 1e-300}}, "devices.compute.cpu_hz"),
         ({"devices__compute": {"kappa": 1e300}}, "devices.compute.kappa"),
         ({"server__flops_per_s": 1e-300}, "server.flops_per_s"),

@@ -122,7 +122,7 @@ def test_diverging_training_ends_the_run_cleanly(tmp_path, capsys):
     from simtools import TINY
 
     data = {**TINY, "stop": {"max_rounds": 6}}
-    data["learning"] = {**TINY["learning"], "optimizer": {"name": "sgd", "lr": 1.0e30}}
+    data["learning"] = {**TINY["learning"], "optimizer": {"kind": "sgd", "lr": 1.0e30}}
     scenario = tmp_path / "s.yaml"
     scenario.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"

@@ -42,7 +42,7 @@ def test_overlapping_overrides_are_refused(tmp_path):
         tmp_path,
         {
             "set": {"learning.optimizer.lr": 0.001},
-            "grid": {"learning.optimizer": [{"name": "sgd", "lr": 0.1}, {"name": "adam"}]},
+            "grid": {"learning.optimizer": [{"kind": "sgd", "lr": 0.1}, {"kind": "adam"}]},
         },
     )
     with pytest.raises(
@@ -55,7 +55,7 @@ def test_a_mapping_in_set_is_not_shared_between_runs(tmp_path):
     f = write(
         tmp_path,
         {
-            "set": {"learning.optimizer": {"name": "sgd", "lr": 0.01}},
+            "set": {"learning.optimizer": {"kind": "sgd", "lr": 0.01}},
             "grid": {"learning.batch_size": [8, 16]},
         },
     )

@@ -548,7 +548,7 @@ SCENARIO = {
     "stop": {"max_rounds": 2},
     "learning": {
         "partition": {"kind": "iid"},
-        "model": {"name": "small_cnn"},
+        "model": {"kind": "small_cnn"},
         "split_layer": 2,
         "batch_size": 10,
         "aggregation_interval": 1,
@@ -559,7 +559,7 @@ SCENARIO = {
         "placement": {"kind": "fixed", "positions_m": [[100.0, 0.0], [150.0, 0.0]]},
         "mobility": {"kind": "static"},
     },
-    "network": {"shadowing": {"std_db": 0.0}, "fading": {"model": "none"}},
+    "network": {"shadowing": {"std_db": 0.0}, "fading": {"kind": "none"}},
 }
 
 
@@ -576,10 +576,10 @@ def _write_scenario(tmp_path: Path, dataset: dict) -> Path:
     "dataset, write",
     [
         (
-            {"name": "cifar10", "root": "../data", "train_subset": 60, "test_subset": 10},
+            {"kind": "cifar10", "root": "../data", "train_subset": 60, "test_subset": 10},
             lambda d: write_cifar_binary(d / "cifar-10-batches-bin", CIFAR),
         ),
-        ({"name": "mnist", "root": "../data"}, lambda d: write_idx_set(d, MNIST, gz=True)),
+        ({"kind": "mnist", "root": "../data"}, lambda d: write_idx_set(d, MNIST, gz=True)),
     ],
 )
 def test_two_rounds_on_file_datasets(tmp_path: Path, dataset: dict, write) -> None:
@@ -596,25 +596,25 @@ def test_two_rounds_on_file_datasets(tmp_path: Path, dataset: dict, write) -> No
 
 def test_scenario_validates_without_the_data_and_resolves_root(tmp_path: Path) -> None:
     data = yaml.safe_load(yaml.safe_dump(SCENARIO))
-    data["learning"]["dataset"] = {"name": "fashion_mnist", "root": "d"}
+    data["learning"]["dataset"] = {"kind": "fashion_mnist", "root": "d"}
     sc = validate_scenario(data, "s.yaml", base_dir=tmp_path)
     assert sc.learning.dataset.root == str(tmp_path / "d") and sc.learning.dataset.image_hw == 28
-    data["learning"]["dataset"] = {"name": "cifar10", "root": "/abs", "format": "binary"}
+    data["learning"]["dataset"] = {"kind": "cifar10", "root": "/abs", "format": "binary"}
     assert validate_scenario(data, "s.yaml").learning.dataset.image_hw == 32
-    data["learning"]["dataset"] = {"name": "cifar10", "root": "/abs", "format": "png"}
+    data["learning"]["dataset"] = {"kind": "cifar10", "root": "/abs", "format": "png"}
     with pytest.raises(ScenarioError) as err:
         validate_scenario(data, "s.yaml")
     assert err.value.path == "learning.dataset.format"
-    data["learning"]["dataset"] = {"name": "mnist", "root": "/abs"}
-    data["learning"]["model"] = {"name": "vgg11"}
+    data["learning"]["dataset"] = {"kind": "mnist", "root": "/abs"}
+    data["learning"]["model"] = {"kind": "vgg11"}
     sc = validate_scenario(data, "s.yaml")  # the schema does not know the architectures
     with pytest.raises(ScenarioError, match="28x28 mnist") as err:
         check_scenario(sc, "s.yaml")
-    assert err.value.path == "learning.model.name"
+    assert err.value.path == "learning.model.kind"
 
 
 def test_run_with_missing_data_is_a_scenario_error(tmp_path: Path) -> None:
-    path = _write_scenario(tmp_path, {"name": "cifar10", "root": "nothing-here"})
+    path = _write_scenario(tmp_path, {"kind": "cifar10", "root": "nothing-here"})
     sc = fedsl_sim.load_scenario(path)
     with pytest.raises(ScenarioError) as err:
         fedsl_sim.run(sc, out_dir=tmp_path / "out", plots=False)

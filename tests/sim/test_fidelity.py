@@ -43,7 +43,7 @@ def test_a_static_channel_runs_for_thousands_of_blocks(outage, cells):
     sc = make_scenario(
         devices__count=2,
         devices__placement={"kind": "fixed", "positions_m": [[100.0, 0.0], [0.0, 100.0]]},
-        network__fading={"model": "none", "coherence_s": 1e-5},
+        network__fading={"kind": "none", "coherence_s": 1e-5},
         network__outage=outage,
         network__cells=cells,
         stop__max_rounds=4,
@@ -63,7 +63,7 @@ def test_the_reviewed_static_quickstart_runs_past_ten_seconds():
     sc = load_scenario(
         "scenarios/quickstart.yaml",
         overrides={
-            "network.fading.model": "none",
+            "network.fading.kind": "none",
             "devices.mobility": {"kind": "static"},
             "network.outage.snr_threshold_db": None,
             "stop.max_rounds": 400,
@@ -78,7 +78,7 @@ def test_the_reviewed_static_quickstart_runs_past_ten_seconds():
 
 
 def test_a_channel_that_never_changes_answers_every_block_from_block_0():
-    sim = Simulation.build(make_scenario(network__fading={"model": "none", "coherence_s": 1e-3}))
+    sim = Simulation.build(make_scenario(network__fading={"kind": "none", "coherence_s": 1e-3}))
     ch = sim.world.channel
     g0 = ch.gains(0, 1).copy()
     assert np.array_equal(ch.gains(10**7, 3), np.repeat(g0, 3, axis=0))
@@ -263,7 +263,7 @@ def test_outage_time_reaches_events_devices_csv_and_the_report(tmp_path):
     sc = make_scenario(
         devices__count=2,
         devices__placement={"kind": "uniform_disc", "radius_m": 400.0},
-        network__fading={"model": "rayleigh", "coherence_s": 0.002},
+        network__fading={"kind": "rayleigh", "coherence_s": 0.002},
         network__outage={"snr_threshold_db": 15.0},
         stop__max_rounds=2,
     )
@@ -462,7 +462,7 @@ def test_a_device_that_goes_down_loses_its_optimizer_state(tmp_path):
     trace = tmp_path / "down.csv"
     trace.write_text("device,t_down_s,t_up_s\n0,0.045,100\n")
     data = copy.deepcopy(TINY)
-    data["learning"]["optimizer"] = {"name": "sgd", "lr": 0.05, "momentum": 0.9}
+    data["learning"]["optimizer"] = {"kind": "sgd", "lr": 0.05, "momentum": 0.9}
     sc = make_scenario(
         data,
         learning__local_steps=3,
@@ -649,7 +649,7 @@ def test_a_long_computation_with_an_idle_medium_jumps_many_chunks_ahead():
     sc = make_scenario(
         scheme="fl",
         devices__compute={"cpu_hz": 1e6, "flops_per_cycle": 1.0},
-        network__fading={"model": "rayleigh", "coherence_s": 0.001},
+        network__fading={"kind": "rayleigh", "coherence_s": 0.001},
         stop__max_rounds=1,
     )
     sim = Simulation.build(sc)

@@ -26,7 +26,7 @@ def test_moving_devices_change_distance_and_stay_in_their_region(mobility):
         devices__count=3,
         devices__placement=DISC,
         devices__mobility=mobility,
-        network__fading={"model": "rayleigh", "time": "continuous"},
+        network__fading={"kind": "rayleigh", "time": "continuous"},
         stop__max_rounds=2,
     )
     sim = Simulation.build(sc)

@@ -359,7 +359,7 @@ def test_lost_messages_are_counted_and_excluded(tmp_path):
         scheme="lightweight_fedsl",
         devices__count=3,
         devices__placement={"kind": "uniform_disc", "radius_m": 300.0},
-        network__fading={"model": "rayleigh", "coherence_s": 0.001},
+        network__fading={"kind": "rayleigh", "coherence_s": 0.001},
         network__outage={"snr_threshold_db": 0.0, "policy": "drop"},
         stop__max_rounds=4,
         learning__aggregation_interval=2,
@@ -415,10 +415,10 @@ def test_rate_models_gap_and_cqi():
     from fedsl_sim.build import make_rate_model
     from fedsl_sim.scenario import CqiRate, ShannonRate
 
-    gap = make_rate_model(ShannonRate(model="shannon", gap_db=3.0))
+    gap = make_rate_model(ShannonRate(kind="shannon", gap_db=3.0))
     snr = np.array([1.0, 10.0])
     np.testing.assert_allclose(gap(np.ones(2), snr), np.log2(1 + snr / 10**0.3))
-    cqi = make_rate_model(CqiRate(model="cqi"))
+    cqi = make_rate_model(CqiRate(kind="cqi"))
     # 38.214 Table 5.2.2.1-2: CQI 1 efficiency 0.1523 needs SNR >= 2^0.1523 - 1 = 0.1114;
     # CQI 15 (5.5547) needs 2^5.5547 - 1 = 46.0; below CQI 1: outage
     np.testing.assert_allclose(
