@@ -104,7 +104,7 @@ def run(
         written to a hidden sibling ``.<name>.partial-<pid>`` and moved into place only when
         complete, so a failed or interrupted run never leaves a directory that looks complete.
     progress : show a progress bar on stderr.
-    plots : also write the figures (``accuracy_vs_time.png``, ``latency_breakdown.png``).
+    plots : also write the figures (``accuracy_vs_time.png``, ``device_time_breakdown.png``).
     checkpoint_every : save a checkpoint every this many rounds, so that an interrupted run
         can be continued with :func:`resume`. The run directory is then created at the start
         with ``scenario.yaml`` and ``checkpoint/`` (the latest checkpoint only); the outputs

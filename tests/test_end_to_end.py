@@ -45,7 +45,7 @@ def test_quickstart_cli_end_to_end(tmp_path):
         "devices.csv",
         "summary.json",
         "accuracy_vs_time.png",
-        "latency_breakdown.png",
+        "device_time_breakdown.png",
     ):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text())

@@ -84,3 +84,15 @@ def test_validating_imports_no_torch(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_removed_placeholder_fields_warn_and_are_dropped():
+    data = {
+        **TINY,
+        "compression": {"pruning": {"structure": "unstructured", "method": "magnitude"}},
+    }
+    with pytest.warns(ScenarioDeprecationWarning, match="has no effect") as record:
+        sc = validate_scenario(data, "p.yaml")
+    assert len(record) == 2 and "structure" not in sc.to_yaml() and "method" not in sc.to_yaml()
+    with pytest.raises(ScenarioError, match="compression.pruning.method"):
+        validate_scenario({**TINY, "compression": {"pruning": {"method": "random"}}}, "p.yaml")

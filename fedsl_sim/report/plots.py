@@ -28,7 +28,7 @@ def plot_accuracy_vs_time(rounds: Sequence[RoundRow], path: Path, title: str = "
     fig.savefig(path)
 
 
-def plot_latency_breakdown(rec: Recorder, path: Path, title: str = "") -> None:
+def plot_device_time_breakdown(rec: Recorder, path: Path, title: str = "") -> None:
     """Per device, the simulated time spent in each kind of event (stacked bars), with the
     server's aggregation time as its own bar. The time transmissions spent paused in outage
     or in failed blocks is taken out of their kinds and drawn as its own category."""

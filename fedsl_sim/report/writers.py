@@ -143,10 +143,10 @@ def write_run(
     write_csv(out / "events.csv", EVENT_COLUMNS, (e.row() for e in events))
     write_csv(out / "devices.csv", DEVICE_COLUMNS, device_rows(rec, n_samples, initial_distance_m))
     if plots:
-        from fedsl_sim.report.plots import plot_accuracy_vs_time, plot_latency_breakdown
+        from fedsl_sim.report.plots import plot_accuracy_vs_time, plot_device_time_breakdown
 
         plot_accuracy_vs_time(rec.rounds, out / "accuracy_vs_time.png", title=title)
-        plot_latency_breakdown(rec, out / "latency_breakdown.png", title=title)
+        plot_device_time_breakdown(rec, out / "device_time_breakdown.png", title=title)
     # written last: its presence marks a complete run directory
     (out / "summary.json").write_text(summary_json(summary))
 

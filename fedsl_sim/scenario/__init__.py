@@ -58,6 +58,7 @@ from fedsl_sim.scenario.io import (  # noqa: F401
     MAX_ECHO_CHARS,
     MAX_YAML_BYTES,
     MAX_YAML_VALUES,
+    REMOVED_FIELDS,
     RENAMED_DISCRIMINATORS,
     ScenarioDeprecationWarning,
     _describe,

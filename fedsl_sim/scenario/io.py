@@ -155,6 +155,14 @@ RENAMED_DISCRIMINATORS: dict[str, str] = {
 }
 
 
+#: fields that never had an effect (each had one possible value) and were removed: dotted
+#: path -> that value; a scenario that still sets it to that value gets a warning
+REMOVED_FIELDS: dict[str, Any] = {
+    "compression.pruning.structure": "unstructured",
+    "compression.pruning.method": "magnitude",
+}
+
+
 class ScenarioDeprecationWarning(FutureWarning):
     """A scenario uses a spelling that still works but will not for ever (shown by
     default)."""
@@ -170,7 +178,19 @@ def _deprecated(source: str, old: str, new: str) -> None:
 
 def upgrade_spellings(data: dict[str, Any], source: str) -> dict[str, Any]:
     """``data`` (changed in place, and returned) with every section's discriminator spelled
-    ``kind`` (see :data:`RENAMED_DISCRIMINATORS`), warning for each old spelling."""
+    ``kind`` (see :data:`RENAMED_DISCRIMINATORS`) and without the removed fields that still
+    hold their only value (:data:`REMOVED_FIELDS`), warning for each."""
+    for dotted, only in REMOVED_FIELDS.items():
+        section, _, key = dotted.rpartition(".")
+        node = _section_node(data, section)
+        if node is not None and key in node and node[key] == only:
+            del node[key]
+            warnings.warn(
+                f"{source}: {dotted} is deprecated and has no effect (it had one value, "
+                f"{only}); remove it",
+                ScenarioDeprecationWarning,
+                stacklevel=3,
+            )
     for section, old in RENAMED_DISCRIMINATORS.items():
         node = _section_node(data, section)
         if node is None or old not in node:
@@ -273,6 +293,13 @@ def _describe(err: Mapping[str, Any]) -> str:
     return f"{msg}, got {given_s}"
 
 
+def _outdated(data: Any) -> bool:
+    """Whether ``data`` holds an old discriminator spelling or a removed field."""
+    keys = [(section, old) for section, old in RENAMED_DISCRIMINATORS.items()]
+    keys += [tuple(dotted.rsplit(".", 1)) for dotted in REMOVED_FIELDS]  # type: ignore[misc]
+    return any(key in (_section_node(data, section) or {}) for section, key in keys)
+
+
 def _section_node(data: Any, section: str) -> dict[str, Any] | None:
     """The mapping at the dotted ``section`` of ``data``, or None."""
     node: Any = data
@@ -286,10 +313,7 @@ def validate_scenario(
 ) -> Scenario:
     """Validate a raw mapping; errors become one :class:`ScenarioError` naming each field.
     Relative file paths in the scenario are resolved against ``base_dir``."""
-    if any(
-        old in (_section_node(data, section) or {})
-        for section, old in RENAMED_DISCRIMINATORS.items()
-    ):
+    if _outdated(data):
         import copy
 
         data = upgrade_spellings(copy.deepcopy(data), source)

@@ -260,8 +260,6 @@ class PruningConfig(_Model):
     rate: Fraction01 = 0.0
     schedule: ScheduleConfig = FixedSchedule(kind="fixed")
     scope: Literal["global", "layer"] = "global"
-    structure: Literal["unstructured"] = "unstructured"
-    method: Literal["magnitude"] = "magnitude"
     sparse_compute: bool = True
 
 
