@@ -69,7 +69,7 @@ Adding a process is one :class:`CorrelatedFading` subclass plus
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -442,7 +442,8 @@ class RicianProcess(CorrelatedFading):
     def los_gain(self, travelled_m: ArrayLike) -> NDArray[np.complex128]:
         """LOS term ``√(K/(K+1))·exp(j(k·s·cos θ0 + φ0))``; shapes as in :meth:`gain`."""
         s = self._travelled(travelled_m)
-        return self._a_los * np.exp(1j * (s * self._k_los + self.los_phase_rad))
+        gain = self._a_los * np.exp(1j * (s * self._k_los + self.los_phase_rad))
+        return cast(NDArray[np.complex128], gain)
 
     def diffuse_gain(self, travelled_m: ArrayLike) -> NDArray[np.complex128]:
         """Diffuse term ``√(1/(K+1))·h_d(s)`` (mean power 1/(K+1)); shapes as in :meth:`gain`."""
@@ -504,7 +505,7 @@ class NakagamiProcess(CorrelatedFading):
     def gain(self, travelled_m: ArrayLike) -> NDArray[np.complex128]:
         h = self.rayleigh.gain(travelled_m)
         power = self._transform(h.real**2 + h.imag**2)
-        return np.sqrt(power) * np.exp(1j * np.angle(h))
+        return cast(NDArray[np.complex128], np.sqrt(power) * np.exp(1j * np.angle(h)))
 
     def _transform(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
         if self.m == 1.0:

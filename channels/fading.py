@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -78,7 +78,7 @@ class FadingModel:
         value, _ = integrate.quad(
             lambda x: math.log2(1 + x * snr_mean) * pdf(x), 0, np.inf, limit=200
         )
-        return bandwidth_hz * value
+        return float(bandwidth_hz * value)
 
     def sample_power(
         self, rng: np.random.Generator, size: int | tuple[int, ...]
@@ -146,7 +146,7 @@ class Rayleigh(FadingModel):
     process_name = "rayleigh"
 
     def power_pdf(self) -> Callable[[Any], Any]:
-        return stats.expon().pdf
+        return cast(Callable[[Any], Any], stats.expon().pdf)
 
     def ergodic_rate_bps(self, bandwidth_hz: float, snr_mean: float) -> float:
         """Closed form: ``B·e^(1/s)·E1(1/s) / ln 2`` for the mean SNR s."""
@@ -157,7 +157,7 @@ class Rayleigh(FadingModel):
             scaled = math.exp(x) * special.exp1(x)
         else:  # e^x E1(x) overflows as a product: its asymptotic series, exact to ~1e-11
             scaled = (1 - 1 / x + 2 / x**2 - 6 / x**3) / x
-        return bandwidth_hz * scaled / math.log(2)
+        return float(bandwidth_hz * scaled / math.log(2))
 
     def sample_power(
         self, rng: np.random.Generator, size: int | tuple[int, ...]
@@ -207,7 +207,8 @@ class Rician(FadingModel):
     ) -> NDArray[np.float64]:
         _validate.generator("rng", rng)
         k = self.k_linear
-        return rng.noncentral_chisquare(2.0, 2.0 * k, size) / (2.0 * (k + 1.0))
+        draws = rng.noncentral_chisquare(2.0, 2.0 * k, size) / (2.0 * (k + 1.0))
+        return cast(NDArray[np.float64], draws)
 
     def power_cdf(self, x: ArrayLike) -> Any:
         k = self.k_linear
@@ -245,7 +246,7 @@ class Nakagami(FadingModel):
         return {"m": self.m}
 
     def power_pdf(self) -> Callable[[Any], Any]:
-        return stats.gamma(self.m, scale=1 / self.m).pdf
+        return cast(Callable[[Any], Any], stats.gamma(self.m, scale=1 / self.m).pdf)
 
     def sample_power(
         self, rng: np.random.Generator, size: int | tuple[int, ...]
@@ -330,7 +331,7 @@ class BlockFading:
                 chunk.flags.writeable = False
                 self._chunks[self._next_chunk] = chunk
             self._next_chunk += 1
-        return self._chunks[c][row]
+        return cast(NDArray[np.float64], self._chunks[c][row])
 
     def powers(self, j0: int, count: int) -> NDArray[np.float64]:
         """|h|² of every link in blocks ``j0 .. j0+count-1``: shape (count, n_links).

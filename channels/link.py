@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -212,7 +212,7 @@ def _thresholds_linear(
     if snr_thresholds_db is None:
         eff = _efficiencies(table)[1:]
         gap = db_to_linear(_validate.nonnegative("gap_db", gap_db))
-        return np.expm1(eff * math.log(2.0)) * gap
+        return cast(NDArray[np.float64], np.expm1(eff * math.log(2.0)) * gap)
     _cqi_rows(table)
     if gap_db != 0.0:
         raise ValueError(
@@ -225,7 +225,7 @@ def _thresholds_linear(
             "snr_thresholds_db must be 15 finite, non-decreasing SNRs in dB (CQI 1..15), "
             f"got {snr_thresholds_db!r}"
         )
-    return db_to_linear(thr)
+    return cast(NDArray[np.float64], db_to_linear(thr))
 
 
 def cqi_index(

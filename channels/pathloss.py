@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -358,7 +358,7 @@ class ThreeGppPathLoss(PathLossModel):
         )
 
     def _std_table(self) -> Mapping[str, float]:
-        return self._p["sf_std_db"]
+        return cast(Mapping[str, float], self._p["sf_std_db"])
 
     def shadowing_std_db(
         self, los: ArrayLike, d2d_m: ArrayLike | None = None
@@ -379,7 +379,8 @@ class ThreeGppPathLoss(PathLossModel):
     def shadowing_corr_distance_m(self, los: ArrayLike) -> NDArray[np.float64]:
         """Shadow-fading correlation distance, metres, Table 7.5-6 part 1, per LOS state."""
         c = self._p["sf_corr_distance_m"]
-        return np.where(np.asarray(los, dtype=bool), c["los"], c["nlos"]).astype(np.float64)
+        out = np.where(np.asarray(los, dtype=bool), c["los"], c["nlos"]).astype(np.float64)
+        return cast(NDArray[np.float64], out)
 
 
 def _umx_g(p: Mapping[str, Any], d2d_m: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -396,7 +397,7 @@ def _umx_p_los(p: Mapping[str, Any], d2d_m: NDArray[np.float64]) -> NDArray[np.f
     """18/d + exp(-d/d2)·(1 - 18/d) beyond d1 = 18 m, 1 below (UMi; UMa before C')."""
     q = p["p_los"]
     d = np.maximum(d2d_m, q["d1_m"])  # the formula equals 1 at d1: no branch needed below
-    return q["d1_m"] / d + np.exp(-d / q["d2_m"]) * (1.0 - q["d1_m"] / d)
+    return cast(NDArray[np.float64], q["d1_m"] / d + np.exp(-d / q["d2_m"]) * (1.0 - q["d1_m"] / d))
 
 
 class _UrbanPathLoss(ThreeGppPathLoss):
@@ -661,7 +662,7 @@ class RMa(ThreeGppPathLoss):
         """Table 7.4.2-1 RMa: 1 for d2D <= 10 m, else ``exp(-(d2D - 10)/1000)``."""
         d = _validate.nonnegative_array("d2d_m", d2d_m)
         q = self._p["p_los"]
-        return np.exp(-np.maximum(d - q["d0_m"], 0.0) / q["decay_m"])
+        return cast(NDArray[np.float64], np.exp(-np.maximum(d - q["d0_m"], 0.0) / q["decay_m"]))
 
     def __repr__(self) -> str:
         return (
@@ -731,7 +732,7 @@ class InH(ThreeGppPathLoss):
         far = q["p1"] * np.exp(-(d - q["d1_m"]) / q["s2_m"])
         # the mixed office's middle segment is open at d1, the open office's closed
         is_far = d >= q["d1_m"] if self.office == "mixed" else d > q["d1_m"]
-        return np.where(is_far, far, near)
+        return cast(NDArray[np.float64], np.where(is_far, far, near))
 
     def __repr__(self) -> str:
         return (

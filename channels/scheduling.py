@@ -29,6 +29,8 @@ Shares are fractions of the band (multiply by its width for Hz).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -43,7 +45,7 @@ def nominal_fractions(weights: ArrayLike) -> NDArray[np.float64]:
     total = w.sum(axis=-1, keepdims=True)
     if np.any(total <= 0):
         raise ValueError("weights of the transmissions in a band must not all be 0")
-    return w / total
+    return cast(NDArray[np.float64], w / total)
 
 
 def uplink_cap_fraction(

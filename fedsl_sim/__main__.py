@@ -1,3 +1,5 @@
+"""``python -m fedsl_sim``: the command line."""
+
 import sys
 
 from fedsl_sim.cli import main

@@ -331,6 +331,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``fedsl-sim ARGV``; returns the exit code (0 ok, 1 failed, 2 bad
+    input)."""
     from fedsl_sim.scenario import ScenarioError
     from fedsl_sim.sim.medium import SimulationError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -75,7 +75,9 @@ def _times_array(times_s: ArrayLike) -> NDArray[np.float64]:
     return times
 
 
-def _positions_array(name: str, positions_m: ArrayLike, n: int | None = None) -> NDArray:
+def _positions_array(
+    name: str, positions_m: ArrayLike, n: int | None = None
+) -> NDArray[np.float64]:
     p = np.array(positions_m, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != 2 or (n is not None and p.shape[0] != n):
         rows = "n" if n is None else str(n)
@@ -171,7 +173,9 @@ class _Region:
     def sample(self, rng: np.random.Generator, k: int) -> NDArray[np.float64]:
         """``k`` points uniform in the region: array (k, 2) (2·k uniforms from ``rng``)."""
         if self.area_m is not None:
-            return rng.uniform(0.0, 1.0, (k, 2)) * np.asarray(self.area_m)
+            return cast(
+                NDArray[np.float64], rng.uniform(0.0, 1.0, (k, 2)) * np.asarray(self.area_m)
+            )
         assert self.radius_m is not None
         u = rng.uniform(0.0, 1.0, (k, 2))
         r = self.radius_m * np.sqrt(u[:, 0])
@@ -502,7 +506,9 @@ class _SegmentModel(MobilityModel):
     """
 
     _segments_cache: _Segments | None = None
-    _last: tuple[float, NDArray, NDArray, NDArray] | None = None  # (t_s, pos, speed, dist)
+    _last: tuple[float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = (
+        None  # (t_s, pos, speed, dist)
+    )
 
     def _segment_at(self, d: int, t_s: float) -> tuple[float, ...]:
         raise NotImplementedError

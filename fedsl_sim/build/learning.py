@@ -66,6 +66,7 @@ def build_data(scenario: Scenario, streams: Streams, source: str = "scenario") -
 
 
 def optimizer_spec(cfg: OptimizerConfig) -> OptimizerSpec:
+    """The optimizer of an ``optimizer`` block."""
     return OptimizerSpec(
         name=cfg.kind, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )

@@ -17,17 +17,18 @@ import channels
 from channels.doppler import coherence_time_s
 from channels.fading import BlockFading
 from channels.link import cqi_rate_bps, cqi_snr_thresholds_db, shannon_rate_kernel
+from channels.mobility import MobilityModel
 from channels.pathloss import PathLossModel
 from channels.units import db_to_linear, dbm_to_w, noise_power_w
 from fedsl_sim.errors import ScenarioError
 from fedsl_sim.scenario import (
-    THREE_GPP_PATHLOSS,
     BackhaulLink,
     CqiRate,
     FixedPlacement,
     NetworkConfig,
     Scenario,
     ShannonRate,
+    _ThreeGppPathLoss,
     pathloss_model,
 )
 from fedsl_sim.sim.channel import RadioChannel, ring_interference
@@ -49,6 +50,7 @@ def make_pathloss(cfg: Any, carrier_hz: float) -> PathLossModel:
 
 
 def max_speed_mps(scenario: Scenario) -> float:
+    """The fastest speed of the scenario's mobility model, m/s."""
     return float(scenario.devices.mobility.max_speed_mps())
 
 
@@ -67,7 +69,7 @@ def start_positions(scenario: Scenario, streams: Streams) -> np.ndarray:
 
 def make_mobility(
     scenario: Scenario, start_m: np.ndarray, rng: np.random.Generator
-) -> channels.mobility.MobilityModel:
+) -> MobilityModel:
     """The mobility model of ``devices.mobility``, devices starting at ``start_m`` (n, 2): the
     registered model the block names, with the block's
     :meth:`~fedsl_sim.scenario.MobilityParams.mobility_params` (disc-bounded models move in
@@ -93,8 +95,8 @@ def build_channel(scenario: Scenario, streams: Streams, source: str = "scenario"
     carriers = [c.carrier_hz or net.carrier_hz for c in cells] or [net.carrier_hz]
     pl_cfg = net.pathloss
     pathloss = make_pathloss(pl_cfg, net.carrier_hz)
-    three_gpp = isinstance(pl_cfg, THREE_GPP_PATHLOSS)
-    los = pl_cfg.los if three_gpp else "los"
+    three_gpp = isinstance(pl_cfg, _ThreeGppPathLoss)
+    los = pl_cfg.los if isinstance(pl_cfg, _ThreeGppPathLoss) else "los"
     sh = net.shadowing
     std_db = sh.std_db
     if std_db is None and not three_gpp:

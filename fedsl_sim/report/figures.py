@@ -62,6 +62,7 @@ def accuracy_band(
 
 
 def plot_accuracy(report: Report, path: Path) -> None:
+    """``accuracy_vs_time.png``: each configuration's mean test accuracy vs simulated time."""
     fig = Figure(figsize=(7, 4.5), dpi=110)
     ax = fig.add_subplot()
     times: list[float] = []
@@ -94,6 +95,7 @@ def _err(ivs: Sequence[Interval]) -> list[float]:
 
 
 def plot_time_to_target(report: Report, path: Path) -> None:
+    """``time_to_target.png``: each configuration's simulated time to the target accuracy."""
     fig = Figure(figsize=(max(5, 0.7 * len(report.cases) + 3), 4), dpi=110)
     ax = fig.add_subplot()
     ids = [c.id for c in report.cases]
@@ -126,6 +128,7 @@ def plot_time_to_target(report: Report, path: Path) -> None:
 
 
 def plot_latency(report: Report, path: Path) -> None:
+    """``latency_breakdown.png``: each configuration's critical path per round, by category."""
     fig = Figure(figsize=(max(6, 0.7 * len(report.cases) + 4), 4.5), dpi=110)
     ax = fig.add_subplot()
     ids = [c.id for c in report.cases]
@@ -144,6 +147,7 @@ def plot_latency(report: Report, path: Path) -> None:
 
 
 def plot_energy_per_device(report: Report, path: Path) -> None:
+    """``energy_per_device.png``: each configuration's device energy, compute and transmit."""
     fig = Figure(figsize=(max(9, 1.2 * len(report.cases) + 5), 4), dpi=110)
     ax, ax_d = fig.subplots(1, 2)
     ids = [c.id for c in report.cases]
@@ -177,6 +181,7 @@ def plot_energy_per_device(report: Report, path: Path) -> None:
 
 
 def plot_pareto(report: Report, path: Path) -> None:
+    """``pareto.png``: simulated time against device energy, the Pareto front marked."""
     fig = Figure(figsize=(6.5, 4.5), dpi=110)
     ax = fig.add_subplot()
     xk = report.pareto_x

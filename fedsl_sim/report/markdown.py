@@ -30,6 +30,7 @@ def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]
 
 
 def report_markdown(report: Report) -> str:
+    """``report.md``: the report's tables and figures as Markdown."""
     c_runs = report.counts
     skipped = c_runs["failed"] + c_runs["pending"]
     scenarios = ", ".join(sorted({str(r.summary.get("scenario")) for r in report.runs}))

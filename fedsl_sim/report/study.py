@@ -414,6 +414,8 @@ class Case:
 
 @dataclass
 class Report:
+    """A study report: its configurations (with their runs' statistics) and its source."""
+
     source: Path
     kind: str  # "sweep" | "run"
     name: str
@@ -588,6 +590,7 @@ def _latency_keys(report: Report) -> list[str]:
 
 
 def write_report_csv(report: Report, path: Path) -> None:
+    """``report.csv``: one row per configuration and metric (mean, CI, n)."""
     keys = _csv_keys(report)
     header = ["case_id", "case", "n", "failed", "pending", "target_accuracy", "reached_target"]
     header += [f"{k}_{s}" for k in keys for s in ("mean", "ci_low", "ci_high", "n")]
@@ -603,6 +606,7 @@ def write_report_csv(report: Report, path: Path) -> None:
 
 
 def report_dict(report: Report) -> dict[str, Any]:
+    """``report.json``'s content."""
     keys = _csv_keys(report)
     return {
         "source": str(report.source),

@@ -84,6 +84,7 @@ def _cell(x: Any) -> Any:
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Write ``rows`` under ``header`` to ``path`` (missing and non-finite values empty)."""
     with path.open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(header)

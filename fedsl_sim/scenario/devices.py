@@ -87,6 +87,8 @@ class MobilityParams(_Model):
 
 
 class StaticMobility(MobilityParams):
+    """Devices that never move (they stay where the placement put them)."""
+
     kind: Literal["static"]
 
     def mobility_params(
@@ -309,6 +311,8 @@ class DeviceCompute(_Model):
 
 
 class DevicesConfig(_Model):
+    """The devices: how many, where they start, how they move, compute and transmit."""
+
     count: Annotated[int, Field(ge=1, le=100_000)] = 10
     placement: PlacementConfig = UniformDiscPlacement(kind="uniform_disc")
     mobility: MobilityConfig = StaticMobility(kind="static")

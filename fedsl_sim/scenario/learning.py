@@ -116,16 +116,22 @@ DatasetConfig = Annotated[
 
 
 class IidPartition(_Model):
+    """Training samples shuffled and dealt out evenly."""
+
     kind: Literal["iid"]
 
 
 class DirichletPartition(_Model):
+    """Label proportions per device drawn from Dirichlet(``alpha``) (smaller: more skewed)."""
+
     kind: Literal["dirichlet"]
     alpha: PositiveFloat = 0.5
     min_samples: PositiveInt = 2
 
 
 class ShardsPartition(_Model):
+    """Samples sorted by label, cut into shards; each device gets ``shards_per_device``."""
+
     kind: Literal["shards"]
     shards_per_device: PositiveInt = 2
 
@@ -136,10 +142,14 @@ PartitionConfig = Annotated[
 
 
 class SmallCnnModel(_Model):
+    """A 5-layer CNN (conv, conv+pool, conv+pool, fc, fc) for small images."""
+
     kind: Literal["small_cnn"]
 
 
 class VggModel(_Model):
+    """VGG for CIFAR-sized images: one layer per 3x3 conv plus three fully connected."""
+
     kind: Literal["vgg11", "vgg13", "vgg16", "vgg19"]
     batch_norm: bool = True
 
@@ -148,6 +158,8 @@ ModelConfig = Annotated[SmallCnnModel | VggModel, Field(discriminator="kind")]
 
 
 class OptimizerConfig(_Model):
+    """SGD (with ``momentum``) or Adam; learning rate ``lr``, L2 ``weight_decay``."""
+
     kind: Literal["sgd", "adam"] = "sgd"
     lr: PositiveFloat = 0.05
     momentum: Fraction01 = 0.0
@@ -289,6 +301,8 @@ class DropoutConfig(_Model):
 
 
 class CompressionConfig(_Model):
+    """Pruning, quantization and activation dropout (all off: uncompressed)."""
+
     pruning: PruningConfig = PruningConfig()
     quantization: QuantizationConfig = QuantizationConfig()
     dropout: DropoutConfig = DropoutConfig()

@@ -43,6 +43,8 @@ class LogDistancePathLoss(PathLossParams):
 
 
 class FreeSpacePathLoss(PathLossParams):
+    """Free space (Friis): 20 log10(4 pi d fc / c) dB."""
+
     kind: Literal["free_space"]
 
 
@@ -77,16 +79,22 @@ class _ThreeGppPathLoss(PathLossParams):
 
 
 class UmaPathLoss(_ThreeGppPathLoss):
+    """3GPP TR 38.901 urban macro."""
+
     kind: Literal["uma"]
     simplified_nlos: bool = False
 
 
 class UmiPathLoss(_ThreeGppPathLoss):
+    """3GPP TR 38.901 urban micro street canyon."""
+
     kind: Literal["umi"]
     simplified_nlos: bool = False
 
 
 class RmaPathLoss(_ThreeGppPathLoss):
+    """3GPP TR 38.901 rural macro."""
+
     kind: Literal["rma"]
     building_height_m: Annotated[float, Field(ge=5, le=50)] = 5.0
     street_width_m: Annotated[float, Field(ge=5, le=50)] = 20.0
@@ -99,6 +107,8 @@ class RmaPathLoss(_ThreeGppPathLoss):
 
 
 class InhPathLoss(_ThreeGppPathLoss):
+    """3GPP TR 38.901 indoor hotspot (office)."""
+
     kind: Literal["inh"]
     office: Literal["mixed", "open"] = "mixed"
     simplified_nlos: bool = False
@@ -157,19 +167,27 @@ class FadingParams(_Model):
 
 
 class NoFading(FadingParams):
+    """No small-scale fading: |h|^2 = 1."""
+
     kind: Literal["none"]
 
 
 class RayleighFading(FadingParams):
+    """Rayleigh fading: |h|^2 exponential with unit mean."""
+
     kind: Literal["rayleigh"]
 
 
 class RicianFading(FadingParams):
+    """Rician fading with K-factor ``k_db`` (LOS over scattered power)."""
+
     kind: Literal["rician"]
     k_db: Annotated[float, Field(ge=-50, le=50)] = 9.0
 
 
 class NakagamiFading(FadingParams):
+    """Nakagami-m fading: |h|^2 Gamma(m, 1/m)."""
+
     kind: Literal["nakagami"]
     m: Annotated[float, Field(ge=0.5, le=1000)] = 1.0
 
@@ -287,6 +305,8 @@ class HandoverConfig(_Model):
 
 
 class NetworkConfig(_Model):
+    """The radio network: band, path loss, shadowing, fading, access, rates, outage, cells."""
+
     carrier_hz: CarrierHz = 3.5e9
     bandwidth_hz: BandwidthHz = 20.0e6
     noise_figure_db: Annotated[float, Field(ge=0, le=30)] = 7.0

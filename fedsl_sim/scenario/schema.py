@@ -38,6 +38,8 @@ from fedsl_sim.scenario.sections import bind_section
 
 # --------------------------------------------------------------------------- rounds
 class AllParticipate(_Model):
+    """Every available device takes part in every round."""
+
     kind: Literal["all"]
 
 
@@ -62,6 +64,8 @@ ParticipationConfig = Annotated[
 
 
 class AlwaysAvailable(_Model):
+    """Devices are always available."""
+
     kind: Literal["always"]
 
 

@@ -55,7 +55,7 @@ end rather than one per coherence block.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,10 +217,10 @@ class Medium:
         self,
         env: simpy.Environment,
         channel: RadioChannel,
-        bandwidth_hz: float,
+        bandwidth_hz: float | Sequence[float],
         noise_psd_w_per_hz: float,
         device_tx_power_w: np.ndarray,
-        bs_tx_power_w: float,
+        bs_tx_power_w: float | Sequence[float],
         snr_threshold_linear: float | None,
         policy: str = "wait",
         max_retransmissions: int = 0,

@@ -78,6 +78,8 @@ ROUND_COLUMNS = (
 
 @dataclass
 class Event:
+    """One timed thing a device or the server did (a row of ``events.csv``)."""
+
     t_start_s: float
     t_end_s: float
     device: int | None
@@ -99,6 +101,8 @@ class Event:
 
 @dataclass
 class RoundRow:
+    """One round's totals (a row of ``rounds.csv``)."""
+
     round: int
     sim_time_s: float
     test_accuracy: float | None

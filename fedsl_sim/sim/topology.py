@@ -15,6 +15,7 @@ SERVER = "server"
 
 
 def cell_node(i: int) -> str:
+    """The backhaul graph's node of cell ``i``."""
     return f"cell{i}"
 
 
