@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
 
@@ -333,10 +335,41 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``fedsl-sim ARGV``; returns the exit code (0 ok, 1 failed, 2 bad
     input)."""
+    args = _build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        _plain_deprecations()
+        return _dispatch(args)
+
+
+def _plain_deprecations() -> None:
+    """Print a scenario's deprecated spellings as ``warning: <file>: <field> ...`` lines (once
+    each), not as Python warnings pointing into the code."""
+    from fedsl_sim.scenario import ScenarioDeprecationWarning
+
+    warnings.simplefilter("default", ScenarioDeprecationWarning)
+    python_way = warnings.showwarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, ScenarioDeprecationWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            python_way(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed command; bad input exits 2 with one message, never a traceback."""
     from fedsl_sim.scenario import ScenarioError
     from fedsl_sim.sim.medium import SimulationError
 
-    args = _build_parser().parse_args(argv)
     try:
         if args.command == "validate":
             return _cmd_validate(args.files)

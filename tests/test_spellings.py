@@ -96,3 +96,14 @@ def test_the_removed_placeholder_fields_warn_and_are_dropped():
     assert len(record) == 2 and "structure" not in sc.to_yaml() and "method" not in sc.to_yaml()
     with pytest.raises(ScenarioError, match="compression.pruning.method"):
         validate_scenario({**TINY, "compression": {"pruning": {"method": "random"}}}, "p.yaml")
+
+
+def test_the_command_line_prints_deprecations_as_plain_warnings(tmp_path, capsys):
+    from fedsl_sim.cli import main
+
+    f = tmp_path / "old.yaml"
+    f.write_text(yaml.safe_dump({**TINY, "network": {"fading": {"model": "none"}}}))
+    assert main(["validate", str(f)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {f}: network.fading.model is deprecated; write network.fading.kind" in err
+    assert "ScenarioDeprecationWarning" not in err

@@ -1,5 +1,8 @@
 """Invalid scenarios: exit code 2, one clear message naming the file and the dotted field
-path, no traceback, and no result directory left behind."""
+path, no traceback, and no result directory left behind.
+
+The cases run the command line in-process (``main(argv)``, stdout and stderr captured); a
+few run it as the real ``python -m fedsl_sim`` process, to prove the entry point itself."""
 
 from __future__ import annotations
 
@@ -22,6 +25,25 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """``cli(*args, cwd=...)``: ``main(args)`` in this process, in ``cwd``; returns its exit
+    code and what it printed, like ``run_cli``."""
+    from fedsl_sim.cli import main
+
+    def call(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()  # what earlier calls printed
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+
+    return call
 
 
 def with_change(path: str, value: object) -> dict:
@@ -107,7 +129,7 @@ BAD_FIELDS = [
     ),
     (
         "rician-k-out-of-range",
-        with_change("network.fading", {"model": "rician", "k_db": 1e6}),
+        with_change("network.fading", {"kind": "rician", "k_db": 1e6}),
         "network.fading.k_db",
         "less than or equal to 50",
     ),
@@ -125,11 +147,11 @@ BAD_FIELDS = [
 @pytest.mark.parametrize(
     ("case", "data", "path", "words"), BAD_FIELDS, ids=[c[0] for c in BAD_FIELDS]
 )
-def test_bad_field_exits_2_naming_file_and_path(tmp_path, case, data, path, words):
+def test_bad_field_exits_2_naming_file_and_path(cli, tmp_path, case, data, path, words):
     f = tmp_path / f"{case}.yaml"
     f.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
-    proc = run_cli("run", str(f), "--out", str(out), "--quiet", cwd=tmp_path)
+    proc = cli("run", str(f), "--out", str(out), "--quiet", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     msg = proc.stderr.strip()
@@ -150,11 +172,11 @@ RAW_FILES = [
 
 
 @pytest.mark.parametrize(("case", "content", "words"), RAW_FILES, ids=[c[0] for c in RAW_FILES])
-def test_unreadable_files_exit_2(tmp_path, case, content, words):
+def test_unreadable_files_exit_2(cli, tmp_path, case, content, words):
     f = tmp_path / f"{case}.yaml"
     f.write_bytes(content)
     for cmd in (["run", str(f), "--quiet"], ["validate", str(f)]):
-        proc = run_cli(*cmd, cwd=tmp_path)
+        proc = cli(*cmd, cwd=tmp_path)
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr
         assert str(f) in proc.stderr and words in proc.stderr
@@ -168,8 +190,8 @@ def test_missing_file_exits_2(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_bad_override_names_the_path(tmp_path):
-    proc = run_cli(
+def test_bad_override_names_the_path(cli, tmp_path):
+    proc = cli(
         "run",
         str(ROOT / "scenarios" / "quickstart.yaml"),
         "--set",
@@ -179,7 +201,7 @@ def test_bad_override_names_the_path(tmp_path):
     )
     assert proc.returncode == 2
     assert "learning.split_layer:" in proc.stderr and "got 9" in proc.stderr
-    proc = run_cli(
+    proc = cli(
         "run",
         str(ROOT / "scenarios" / "quickstart.yaml"),
         "--set",
@@ -188,17 +210,17 @@ def test_bad_override_names_the_path(tmp_path):
         cwd=tmp_path,
     )
     assert proc.returncode == 2 and "seed" in proc.stderr and "Traceback" not in proc.stderr
-    proc = run_cli(
+    proc = cli(
         "run", str(ROOT / "scenarios" / "quickstart.yaml"), "--set", "noequals", cwd=tmp_path
     )
     assert proc.returncode == 2 and "KEY=VALUE" in proc.stderr
 
 
-def test_refuses_non_empty_out_dir(tmp_path):
+def test_refuses_non_empty_out_dir(cli, tmp_path):
     out = tmp_path / "taken"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    proc = run_cli(
+    proc = cli(
         "run",
         str(ROOT / "scenarios" / "quickstart.yaml"),
         "--out",
@@ -210,11 +232,22 @@ def test_refuses_non_empty_out_dir(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
 
 
-def test_validate_reports_every_file(tmp_path):
+def test_validate_reports_every_file(cli, tmp_path):
     good = ROOT / "scenarios" / "quickstart.yaml"
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(with_change("devices.count", 0)))
-    proc = run_cli("validate", str(good), str(bad), cwd=tmp_path)
+    proc = cli("validate", str(good), str(bad), cwd=tmp_path)
     assert proc.returncode == 2
     assert f"ok: {good}" in proc.stdout
     assert f"{bad}: devices.count:" in proc.stderr
+
+
+def test_the_real_process_exits_2_without_a_traceback(tmp_path):
+    """The entry point as users run it: a bad field and an unreadable file."""
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(with_change("learning.batch_size", "thirty")))
+    for args in (["run", str(f), "--quiet"], ["validate", str(f)]):
+        proc = run_cli(*args, cwd=tmp_path)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert f"{f}: learning.batch_size:" in proc.stderr
+    assert not (tmp_path / "results").exists()
