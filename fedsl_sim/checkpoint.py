@@ -53,6 +53,7 @@ from simpy.resources.base import BaseResource
 
 from fedsl_sim.build import build_dataset
 from fedsl_sim.learning.data import Dataset
+from fedsl_sim.rundir import write_atomic
 from fedsl_sim.scenario import Scenario, ScenarioError
 from fedsl_sim.sim.streams import Streams
 from fedsl_sim.simulation import Simulation
@@ -230,8 +231,9 @@ def checkpoint_key() -> tuple[bytes, Path]:
     use. Raises :class:`CheckpointError` when it exists but is unusable."""
     path = config_dir() / KEY_FILE
     if not path.exists():
-        # written whole to a private temporary file, then linked into place: a concurrent
-        # first use never reads a partial key (the loser of the race uses the winner's)
+        # written whole to a private temporary file, then linked into place (created once,
+        # never replaced, unlike rundir.write_atomic): a concurrent first use never reads a
+        # partial key (the loser of the race uses the winner's)
         tmp = path.with_name(f".{KEY_FILE}.tmp-{os.getpid()}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -306,17 +308,15 @@ def save_checkpoint(
     }
     header["hmac_sha256"] = _signature(checkpoint_key()[0], header, payload)
     head = MAGIC + json.dumps(header, allow_nan=False).encode() + b"\n"
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+
+    def write(tmp: Path) -> None:
         with tmp.open("wb") as fh:
             fh.write(head)
             fh.write(payload)
             fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            os.fsync(fh.fileno())  # on disk before it replaces the previous checkpoint
+
+    write_atomic(path, write)
     return len(head) + payload.nbytes
 
 

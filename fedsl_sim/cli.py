@@ -126,9 +126,7 @@ def scenario_schema_json() -> str:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    import contextlib
-    import os
-
+    from fedsl_sim.rundir import write_atomic
     from fedsl_sim.scenario import ScenarioError
 
     text = scenario_schema_json()
@@ -136,13 +134,9 @@ def _cmd_schema(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     out = Path(args.out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(text)
-        os.replace(tmp, out)
+        write_atomic(out, text)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise ScenarioError("--out", f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"wrote {out}")
     return EXIT_OK

@@ -10,8 +10,6 @@ at all.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +21,7 @@ from matplotlib.ticker import NullFormatter
 from fedsl_sim.build import check_scenario
 from fedsl_sim.engine import check_out_dir, run
 from fedsl_sim.report.writers import SUMMARY_METRICS, summary_metrics, write_csv
+from fedsl_sim.rundir import staged_dir
 from fedsl_sim.scenario import SCHEMES, Scenario, load_scenario
 
 COMPRESSION_OFF = {
@@ -62,12 +61,8 @@ def compare(
         else (Path("results") / name / f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
     )
     check_out_dir(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        partial.mkdir()
-        results = {}
+    results = {}
+    with staged_dir(final) as partial:  # the directory appears complete or not at all
         for scheme, sc in scenarios.items():
             results[scheme] = run(sc, out_dir=partial / scheme, progress=progress, source=str(path))
         rows = [
@@ -76,10 +71,6 @@ def compare(
         ]
         write_csv(partial / "compare.csv", COLUMNS, rows)
         plot_comparison(results, partial / "compare.png", title=name)
-        os.rename(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return final, [res.summary for res in results.values()]
 
 

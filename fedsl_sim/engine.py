@@ -24,9 +24,12 @@ from fedsl_sim.rundir import (
     SETTINGS_FILE,
     claim_path,
     claim_run_dir,
+    commit_files,
     is_dead_run_dir,
     release_claim,
+    staged_dir,
     take_claim,
+    write_atomic,
 )
 from fedsl_sim.scenario import Scenario, ScenarioError
 from fedsl_sim.sim.recorder import Recorder, RoundRow, finite_or_none
@@ -127,15 +130,13 @@ def run(
     final = claim.run_dir
     if on_run_dir is not None:
         on_run_dir(final)
-    partial = final.parent / f".{final.name}.partial-{os.getpid()}"
     try:
         reason = sim.run_rounds(progress=progress)
         summary = summarize(sim, reason, time.perf_counter() - t0)
-        shutil.rmtree(partial, ignore_errors=True)
-        _write_run(partial, sim, summary, plots)
-        os.rename(partial, final)  # atomic; replaces the claimed, empty directory
+        # filled aside, then renamed over the claimed, empty directory (atomic)
+        with staged_dir(final) as partial:
+            _write_run(partial, sim, summary, plots)
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
         if claim.created:
             shutil.rmtree(final, ignore_errors=True)
         raise
@@ -260,11 +261,11 @@ def _run_checkpointed(
     if on_run_dir is not None:
         on_run_dir(final)
     try:
-        _write_atomic(final / "scenario.yaml", scenario.to_yaml())
+        write_atomic(final / "scenario.yaml", scenario.to_yaml())
         (final / CHECKPOINT_DIR).mkdir(exist_ok=True)
         # a run killed before its first checkpoint can still be resumed (from round 0)
         settings = {"checkpoint_every": every, "source": source}
-        _write_atomic(final / CHECKPOINT_DIR / SETTINGS_FILE, json.dumps(settings))
+        write_atomic(final / CHECKPOINT_DIR / SETTINGS_FILE, json.dumps(settings))
         return _continue(sim, final, every, source, progress, plots, time.perf_counter() - t0)
     except BaseException:
         if not checkpoint_path(final).exists():  # nothing to resume: leave nothing behind
@@ -320,12 +321,6 @@ def _continue(
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _write_outputs(run_dir: Path, sim: Simulation, summary: dict[str, Any], plots: bool) -> None:
     """Write the outputs into a hidden staging directory inside ``run_dir``, then move them
     into place one by one (atomic renames), ``summary.json`` last."""
@@ -333,11 +328,10 @@ def _write_outputs(run_dir: Path, sim: Simulation, summary: dict[str, Any], plot
     shutil.rmtree(staging, ignore_errors=True)
     try:
         _write_run(staging, sim, summary, plots)
-        names = sorted(p.name for p in staging.iterdir() if p.name != "summary.json")
-        for name in [*names, "summary.json"]:
-            os.replace(staging / name, run_dir / name)
-    finally:
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        raise
+    commit_files(staging, run_dir, last="summary.json")
 
 
 def _write_run(out: Path, sim: Simulation, summary: dict[str, Any], plots: bool) -> None:

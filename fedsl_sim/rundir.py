@@ -1,4 +1,19 @@
-"""Run directories: claimed atomically when a run starts, complete iff they hold summary.json.
+"""Output directories and files: claimed atomically, written atomically.
+
+Every command that writes results (run, sweep, report, compare, schema) goes through this
+module, with two commit protocols:
+
+* a whole directory is filled as a hidden sibling ``.<name>.partial-<pid>`` and renamed into
+  place when complete (:func:`staged_dir`; a previous one is swapped out in one step when it
+  is replaced), so it appears complete or not at all;
+* a run directory that already exists (a checkpointed run) gets its files by atomic renames
+  from a hidden staging folder, ``summary.json`` last (:func:`commit_files`): a run directory
+  is complete iff it holds ``summary.json``;
+* a single file is written through a hidden temporary sibling and ``os.replace``
+  (:func:`write_atomic`).
+
+Run directories are claimed atomically when a run starts, complete iff they hold
+summary.json.
 
 A run claims its directory before it simulates, so that two runs never write into one
 directory and a directory that cannot be written is found at once (exit 2), not after the
@@ -19,7 +34,8 @@ import json
 import os
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,3 +213,64 @@ def claim_run_dir(final: Path, explicit: bool, next_name: Callable[[], Path]) ->
             release_claim(final)
             raise
         return Claim(final, created)
+
+
+def write_atomic(path: Path, content: str | bytes | Callable[[Path], None]) -> None:
+    """Write ``path`` (text, bytes, or ``content(tmp_path)`` writing it) through a hidden
+    temporary sibling and ``os.replace``: readers see the old file or the new one, never
+    part of one; the temporary file never outlives a failure."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if isinstance(content, str):
+            tmp.write_text(content)
+        elif isinstance(content, bytes):
+            tmp.write_bytes(content)
+        else:
+            content(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def partial_dir(final: Path) -> Path:
+    """The hidden sibling in which ``final`` is filled before it is renamed into place."""
+    return final.parent / f".{final.name}.partial-{os.getpid()}"
+
+
+@contextmanager
+def staged_dir(final: Path, replace: bool = False) -> Iterator[Path]:
+    """Fill a hidden sibling of ``final``; when the ``with`` block succeeds it becomes
+    ``final`` by one rename (over an empty ``final``; with ``replace``, an existing ``final``
+    is swapped out and removed, and put back if the rename fails); on any failure it is
+    removed and ``final`` is as it was."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_dir(final)
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        partial.mkdir()
+        yield partial
+        if replace and final.exists():
+            old = final.parent / f".{final.name}.old-{os.getpid()}"
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(final, old)
+            try:
+                os.rename(partial, final)
+            except BaseException:
+                os.rename(old, final)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(partial, final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def commit_files(staging: Path, run_dir: Path, last: str = "summary.json") -> None:
+    """Move every file of ``staging`` into ``run_dir`` by atomic renames, ``last`` last (its
+    presence marks the directory complete), then remove ``staging``."""
+    try:
+        names = sorted(p.name for p in staging.iterdir() if p.name != last)
+        for name in [*names, *([last] if (staging / last).exists() else [])]:
+            os.replace(staging / name, run_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -179,7 +179,7 @@ def test_second_invocation_runs_nothing(swept, tmp_path, monkeypatch):
     out2 = tmp_path / "out"
     shutil.copytree(out, out2)
     before, index = mtimes(out2), read_index(out2)
-    monkeypatch.setattr(sweep_mod, "_execute_local", _no_runs)
+    monkeypatch.setitem(sweep_mod.BACKENDS, "local", sweep_mod.Backend(_no_runs))
     got_out, rows = run_sweep(path, out2, workers=2)
     assert got_out == out2
     assert mtimes(out2) == before
@@ -212,7 +212,7 @@ def test_resume_redoes_an_interrupted_run_and_records_failed_ones(
         executed.extend(i for i, _, _ in jobs)
         return real(jobs, *args)
 
-    monkeypatch.setattr(sweep_mod, "_execute_local", counting)
+    monkeypatch.setitem(sweep_mod.BACKENDS, "local", sweep_mod.Backend(counting))
     assert main(["sweep", str(path2), "--out", str(out2), "--workers", "1", "--quiet"]) == 1
     captured = capsys.readouterr()
     # cases x grid x seeds: the failing case's 8 runs first, then the original 8 (same ids)
@@ -247,7 +247,7 @@ def test_a_changed_base_scenario_is_never_mixed_in(swept, tmp_path, monkeypatch)
     changed = copy.deepcopy(BASE)
     changed["learning"]["optimizer"]["lr"] = 0.01
     other = write_sweep(tmp_path / "changed", base=changed)
-    monkeypatch.setattr(sweep_mod, "_execute_local", _no_runs)
+    monkeypatch.setitem(sweep_mod.BACKENDS, "local", sweep_mod.Backend(_no_runs))
     with pytest.raises(ScenarioError, match="different scenario"):
         run_sweep(other, out2)
 

@@ -36,8 +36,6 @@ import bisect
 import csv
 import json
 import math
-import os
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +47,7 @@ from scipy import stats
 
 from fedsl_sim.errors import ScenarioError
 from fedsl_sim.report.writers import write_csv
+from fedsl_sim.rundir import staged_dir
 from fedsl_sim.sim.recorder import (
     AGGREGATION,
     BACKHAUL,
@@ -681,12 +680,7 @@ def write_report(
     report = build_report(src, target)
     final = Path(out) if out is not None else src / "report"
     _check_out(final, src)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.parent / f".{final.name}.partial-{os.getpid()}"
-    old = final.parent / f".{final.name}.old-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        partial.mkdir()
+    with staged_dir(final, replace=True) as partial:  # replaces a previous report at once
         write_report_csv(report, partial / "report.csv")
         (partial / "report.json").write_text(json.dumps(report_dict(report), indent=2) + "\n")
         plot_accuracy(report, partial / "accuracy_vs_time.png")
@@ -695,18 +689,4 @@ def write_report(
         plot_energy_per_device(report, partial / "energy_per_device.png")
         plot_pareto(report, partial / "pareto.png")
         (partial / "report.md").write_text(report_markdown(report) + "\n")
-        if final.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.rename(final, old)
-            try:
-                os.rename(partial, final)
-            except BaseException:
-                os.rename(old, final)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return final, report

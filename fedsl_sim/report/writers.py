@@ -131,11 +131,11 @@ def write_run(
     summary: dict[str, Any],
     plots: bool = True,
 ) -> None:
-    """Write every output file of a finished simulation into ``out`` (created): the
+    """Write every output file of a finished simulation into ``out`` (created if needed): the
     resolved scenario (``scenario_yaml``), the recorder's rounds, events and per-device
     totals (with each device's ``n_samples`` and ``initial_distance_m``), the figures
     (titled ``title``) and ``summary.json``, last."""
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     rec = recorder
     (out / "scenario.yaml").write_text(scenario_yaml)
     write_csv(out / "rounds.csv", ROUND_COLUMNS, (r.row() for r in rec.rounds))
