@@ -73,6 +73,7 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--schemes", default=None, help="comma-separated (default: all)")
     cmp_.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     cmp_.add_argument("--out", default=None, metavar="DIR", help="comparison directory")
+    cmp_.add_argument("--workers", type=int, default=1, help="schemes run at a time (default 1)")
     cmp_.add_argument("--quiet", action="store_true")
     link = sub.add_parser("link", help="link budget of every device of a scenario")
     link.add_argument("scenario", help="scenario YAML file")
@@ -246,15 +247,25 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if unknown:
         raise ScenarioError("--schemes", f"expected names from {list(SCHEMES)}, got {unknown}")
     overrides = dict(parse_override(o) for o in args.overrides)
-    out, summaries = compare(args.scenario, schemes, args.out, overrides, progress=not args.quiet)
+    out, summaries = compare(
+        args.scenario, schemes, args.out, overrides, progress=not args.quiet, workers=args.workers
+    )
     if not args.quiet:
         for s in summaries:
             acc = s["final_test_accuracy"]
+            acc_text = "-" if acc is None else f"{acc:.4f}"
             print(
-                f"{s['scheme']:>18}  accuracy {acc:.4f}  simulated {s['sim_time_s']:.4g} s  "
+                f"{s['scheme']:>18}  accuracy {acc_text}  simulated {s['sim_time_s']:.4g} s  "
                 f"energy {s['energy_j']['total']:.4g} J"
             )
-        print(f"outputs: {out}")
+        print(f"outputs: {out} (report: {out / 'report'})")
+    if len(summaries) < len(schemes):
+        print(
+            f"error: {len(schemes) - len(summaries)} of {len(schemes)} schemes failed; see "
+            f"{Path(out) / 'runs'}/*.error.txt (the same command resumes)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     return EXIT_OK
 
 

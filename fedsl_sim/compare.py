@@ -1,35 +1,43 @@
 """Compare schemes on one scenario: the same devices, channels and mini-batch order.
 
-``fedsl-sim compare SCENARIO`` runs the scenario once per scheme — every scheme except
-``lightweight_fedsl`` with compression off (the baselines of the paper) — into
-``<out>/<scheme>/``, then writes ``compare.csv`` (per-scheme totals) and ``compare.png``
-(accuracy vs simulated time of every scheme on one figure; energy and bits per scheme).
-Every scheme's scenario is validated before any runs; the directory appears complete or not
-at all.
+``fedsl-sim compare SCENARIO`` is a generated sweep plus its report: one case per scheme —
+every scheme except ``lightweight_fedsl`` with compression off (the baselines of the paper) —
+over the scenario, run by :func:`fedsl_sim.sweep.run_sweep` into ``<out>/`` (``sweep.yaml``,
+``sweep.csv``, ``runs/<run_id>/``; resumable like any sweep), then reported by
+:func:`fedsl_sim.report.study.write_report` into ``<out>/report/`` (accuracy vs time of every
+scheme, latency, energy, Pareto front), with ``compare.csv`` (one row per scheme) beside.
+Every scheme's scenario is validated before any run.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+import yaml
 
 from fedsl_sim.build import check_scenario
-from fedsl_sim.engine import check_out_dir, run
-from fedsl_sim.report.writers import SUMMARY_METRICS, summary_metrics, write_csv
-from fedsl_sim.rundir import staged_dir
+from fedsl_sim.report.study import write_report
+from fedsl_sim.report.writers import SUMMARY_METRICS, write_csv
+from fedsl_sim.rundir import write_atomic
 from fedsl_sim.scenario import SCHEMES, Scenario, load_scenario
+from fedsl_sim.sweep import run_sweep
 
 COMPRESSION_OFF = {
     "compression.pruning.rate": 0.0,
     "compression.quantization.bits": 32,
     "compression.dropout.rate": 0.0,
 }
-COLUMNS = ("scheme", *SUMMARY_METRICS, "run_dir")
+COLUMNS = ("scheme", "status", *SUMMARY_METRICS, "run_dir")
+
+
+def scheme_case(scheme: str) -> dict[str, Any]:
+    """The overrides of one scheme's case: the baselines without compression."""
+    return {"scheme": scheme, **({} if scheme == "lightweight_fedsl" else COMPRESSION_OFF)}
 
 
 def scheme_scenarios(
@@ -38,11 +46,22 @@ def scheme_scenarios(
     """The scenario of each scheme (all validated first)."""
     out = {}
     for scheme in schemes:
-        ov = {**(overrides or {}), "scheme": scheme}
-        if scheme != "lightweight_fedsl":
-            ov.update(COMPRESSION_OFF)
+        ov = {**(overrides or {}), **scheme_case(scheme)}
         out[scheme] = check_scenario(load_scenario(path, overrides=ov), str(path))
     return out
+
+
+def compare_sweep(
+    path: str | Path, schemes: Sequence[str], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The sweep of a comparison: the scenario as base, one case per scheme."""
+    spec: dict[str, Any] = {
+        "base": str(Path(path).resolve()),
+        "cases": [scheme_case(s) for s in schemes],
+    }
+    if overrides:
+        spec["set"] = dict(overrides)
+    return spec
 
 
 def compare(
@@ -51,8 +70,10 @@ def compare(
     out_dir: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     progress: bool = False,
+    workers: int = 1,
 ) -> tuple[Path, list[dict[str, Any]]]:
-    """Run every scheme; returns the comparison directory and one summary per scheme."""
+    """Run every scheme (``workers`` at a time) and report them; returns the comparison
+    directory and one summary per scheme that finished (in ``schemes`` order)."""
     scenarios = scheme_scenarios(path, schemes, overrides)
     name = next(iter(scenarios.values())).name
     final = (
@@ -60,54 +81,19 @@ def compare(
         if out_dir is not None
         else (Path("results") / name / f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
     )
-    check_out_dir(final)
-    results = {}
-    with staged_dir(final) as partial:  # the directory appears complete or not at all
-        for scheme, sc in scenarios.items():
-            results[scheme] = run(sc, out_dir=partial / scheme, progress=progress, source=str(path))
-        rows = [
-            (scheme, *summary_metrics(res.summary).values(), scheme)
-            for scheme, res in results.items()
-        ]
-        write_csv(partial / "compare.csv", COLUMNS, rows)
-        plot_comparison(results, partial / "compare.png", title=name)
-    return final, [res.summary for res in results.values()]
-
-
-def plot_comparison(results: Mapping[str, Any], path: Path, title: str = "") -> None:
-    """Accuracy vs simulated time of every scheme, and their energy and bits."""
-    fig = Figure(figsize=(12, 4), dpi=110)
-    ax, ax_e, ax_b = fig.subplots(1, 3, gridspec_kw={"width_ratios": [2, 1, 1]})
-    times = []
-    for scheme, res in results.items():
-        pts = [(r.sim_time_s, r.test_accuracy) for r in res.rounds if r.test_accuracy is not None]
-        if pts:
-            t, acc = zip(*pts, strict=True)
-            times += t
-            ax.plot(t, acc, marker="o", ms=3, label=scheme)
-    # schemes can differ in time by orders of magnitude (SL is sequential): log time then
-    log = bool(times) and min(times) > 0 and max(times) / min(times) > 10
-    if log:
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())  # decade labels only: minor ones overlap
-    ax.set_xlabel("simulated time (s, log)" if log else "simulated time (s)")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{title}: accuracy vs simulated time" if title else "accuracy vs time")
-    names = list(results)
-    energy = [[results[n].summary["energy_j"][k] for n in names] for k in ("compute", "transmit")]
-    ax_e.bar(names, energy[0], label="compute")
-    ax_e.bar(names, energy[1], bottom=energy[0], label="transmit")
-    ax_e.set_ylabel("device energy (J)")
-    ax_e.legend(fontsize=7)
-    bits = [[results[n].summary["bits"][k] / 1e6 for n in names] for k in ("uplink", "downlink")]
-    ax_b.bar(names, bits[0], label="uplink")
-    ax_b.bar(names, bits[1], bottom=bits[0], label="downlink")
-    ax_b.set_ylabel("Mbit")
-    ax_b.legend(fontsize=7)
-    for a in (ax_e, ax_b):
-        a.tick_params(axis="x", rotation=45, labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
+    spec = {"name": f"compare-{name}", **compare_sweep(path, schemes, overrides)}
+    with tempfile.TemporaryDirectory() as tmp:
+        sweep_file = Path(tmp) / f"compare-{name}.yaml"
+        sweep_file.write_text(yaml.safe_dump(spec, sort_keys=False))
+        out, rows = run_sweep(sweep_file, final, workers=workers, progress=progress)
+    summaries = []
+    table = []
+    for scheme, row in zip(schemes, rows, strict=True):
+        table.append((scheme, row["status"], *(row[m] for m in SUMMARY_METRICS), row["run_dir"]))
+        summary_path = out / row["run_dir"] / "summary.json"
+        if row["status"] == "done" and summary_path.is_file():
+            summaries.append(json.loads(summary_path.read_text()))
+    write_atomic(out / "compare.csv", lambda p: write_csv(p, COLUMNS, table))
+    if summaries:
+        write_report(out)
+    return out, summaries

@@ -104,6 +104,7 @@ def test_vanilla_split_learning_hands_the_model_from_device_to_device():
 
 def test_compare_runs_every_scheme_on_the_same_federation(tmp_path):
     import csv
+    import json
     import subprocess
     import sys
     from pathlib import Path
@@ -132,16 +133,26 @@ def test_compare_runs_every_scheme_on_the_same_federation(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader((out / "compare.csv").open()))
     assert [r["scheme"] for r in rows] == ["fl", "sfl_v2", "lightweight_fedsl"]
-    assert (out / "compare.png").stat().st_size > 0
-    for r in rows:
-        assert (out / r["run_dir"] / "summary.json").exists()
+    assert all(r["status"] == "done" for r in rows)
+    # a generated sweep (resumable) and its report
+    assert (out / "sweep.yaml").is_file() and (out / "sweep.csv").is_file()
+    for figure in ("accuracy_vs_time.png", "latency_breakdown.png", "pareto.png"):
+        assert (out / "report" / figure).stat().st_size > 0
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert len(report["cases"]) == 3
+    runs = {r["scheme"]: out / r["run_dir"] for r in rows}
+    for run_dir in runs.values():
+        assert (run_dir / "summary.json").exists()
     # the baselines ran uncompressed, lightweight FedSL with the scenario's compression
     import yaml
 
-    fl = yaml.safe_load((out / "fl" / "scenario.yaml").read_text())
-    light = yaml.safe_load((out / "lightweight_fedsl" / "scenario.yaml").read_text())
+    fl = yaml.safe_load((runs["fl"] / "scenario.yaml").read_text())
+    light = yaml.safe_load((runs["lightweight_fedsl"] / "scenario.yaml").read_text())
     assert fl["compression"]["quantization"]["bits"] == 32
     assert light["compression"]["quantization"]["bits"] == 8
+    # the same command again finds every run done and runs nothing
+    again = subprocess.run(proc.args, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and list(csv.DictReader((out / "compare.csv").open())) == rows
     bad = subprocess.run(
         [sys.executable, "-m", "fedsl_sim", "compare", str(scenario), "--schemes", "nope"],
         capture_output=True,

@@ -112,7 +112,7 @@ def test_compare_refuses_an_out_with_a_scenario_in_it_before_running(
     out.mkdir()
     (out / "scenario.yaml").write_text(yaml.safe_dump(TINY))
     code = main(["compare", str(out / "scenario.yaml"), "--schemes", "fedsl", "--out", str(out)])
-    assert code == 2 and "not an empty directory" in capsys.readouterr().err
+    assert code == 2 and "neither empty nor a sweep directory" in capsys.readouterr().err
 
 
 def test_a_symbolic_link_as_out_is_refused_at_once(tmp_path, tiny, capsys, no_simulation):
