@@ -208,3 +208,29 @@ def test_devices_get_the_last_average_not_the_live_server_layers():
     for k in (0, 1):
         for key, value in sim.scheme.clients[k].state_dict().items():
             assert torch.equal(value, live[key])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        (
+            dict(scheme="sl", rounds={"deadline_s": 5.0}),
+            "rounds.deadline_s",
+            "devices train in turn",
+        ),
+        (
+            dict(scheme="fedsl", compression={"quantization": {"bits": 8}}),
+            "compression",
+            "use scheme 'lightweight_fedsl' to compress",
+        ),
+    ],
+)
+def test_the_schemes_own_rules_are_checked_when_built(overrides, field, message):
+    from fedsl_sim.build import check_scenario
+
+    sc = make_scenario(**{**THREE, **overrides})  # valid for the schema: the rule is the scheme's
+    with pytest.raises(ScenarioError) as info:
+        check_scenario(sc, "test")
+    assert info.value.path == field and message in info.value.message
+    with pytest.raises(ScenarioError, match=message):
+        Simulation.build(sc)

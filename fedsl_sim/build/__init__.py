@@ -14,6 +14,7 @@ from fedsl_sim.build.learning import (
     build_driver,
     build_scheme,
     check_model,
+    check_scheme,
     optimizer_spec,
     scheme_settings,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "build_world",
     "check_model",
     "check_scenario",
+    "check_scheme",
     "make_mobility",
     "make_pathloss",
     "make_rate_model",
@@ -68,8 +70,10 @@ __all__ = [
 
 
 def check_scenario(scenario: Scenario, source: str = "scenario") -> Scenario:
-    """The checks of a valid scenario that need the runtime code (the model's architecture);
+    """The checks of a valid scenario that need the runtime code (the scheme's rules, the
+    model's architecture);
     returns ``scenario``. Raises :class:`~fedsl_sim.errors.ScenarioError` naming ``source``
     and the field."""
+    check_scheme(scenario, source)
     check_model(scenario, source)
     return scenario

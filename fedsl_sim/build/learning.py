@@ -149,6 +149,21 @@ def build_driver(scenario: Scenario, scheme: Scheme, world: World) -> RoundDrive
     )
 
 
+def check_scheme(scenario: Scenario, source: str = "scenario") -> None:
+    """The rules of the scenario's scheme (its :class:`SchemeShape`): per-device split
+    layers, a round deadline and compression only where the scheme has them."""
+    shape = SCHEMES.get(scenario.scheme).shape  # type: ignore[attr-defined]
+    broken = shape.rule_violations(
+        scenario.scheme,
+        split_layer_values(scenario.learning.split_layer),
+        scenario.rounds.deadline_s,
+        not scenario.compression.is_off,
+    )
+    if broken:
+        path, message = broken[0]
+        raise ScenarioError(source, message, path=path)
+
+
 def check_model(scenario: Scenario, source: str = "scenario") -> None:
     """The checks that need the model's architecture (the schema does not import the
     learning code): the dataset's images are large enough for the model, and every split layer

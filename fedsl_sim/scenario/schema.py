@@ -30,7 +30,6 @@ from fedsl_sim.scenario.learning import (
     CompressionConfig,
     LearningConfig,
     StopConfig,
-    split_layer_values,
 )
 from fedsl_sim.scenario.network import THREE_GPP_PATHLOSS, NetworkConfig, pathloss_model
 from fedsl_sim.scenario.sections import bind_section
@@ -146,28 +145,6 @@ class Scenario(_Model):
                 f"expected one split layer per device ({self.devices.count}, devices.count), "
                 f"got {len(split)}",
             )
-        if len(set(split_layer_values(split))) > 1 and self.scheme in ("fl", "sl"):
-            why = (
-                "fl trains the whole model on every device"
-                if self.scheme == "fl"
-                else "sl hands one client-side model from device to device"
-            )
-            raise _FieldError(
-                ("learning", "split_layer"),
-                f"expected one split layer for scheme {self.scheme!r} ({why}; per-device "
-                f"split layers need fedsl, lightweight_fedsl, sfl_v1 or sfl_v2), got "
-                f"{split_layer_values(split)}",
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _sl_is_sequential(self) -> Scenario:
-        if self.scheme == "sl" and self.rounds.deadline_s is not None:
-            raise _FieldError(
-                ("rounds", "deadline_s"),
-                "expected none for scheme 'sl' (devices train in turn; a round deadline is "
-                f"not defined), got {self.rounds.deadline_s}",
-            )
         return self
 
     @model_validator(mode="after")
@@ -227,16 +204,6 @@ class Scenario(_Model):
                     "expected only model_upload for scheme 'fl' (no split layer), got "
                     f"{sorted(split_targets)}",
                 )
-        return self
-
-    @model_validator(mode="after")
-    def _scheme_compression(self) -> Scenario:
-        if self.scheme == "fedsl" and not self.compression.is_off:
-            raise _FieldError(
-                ("compression",),
-                "expected compression off for scheme 'fedsl' (pruning.rate 0, quantization.bits "
-                "32, dropout.rate 0); use scheme 'lightweight_fedsl' to compress",
-            )
         return self
 
     def to_yaml(self) -> str:

@@ -15,6 +15,7 @@ holds which model copy, what is sent and how the server combines it, using only 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -42,6 +43,53 @@ class SchemeShape:
     averaging: str = "interval"
     #: devices train in turn (one after the other) instead of in parallel
     sequential: bool = False
+    #: the scheme accepts compression (pruning, quantization, dropout); False for a scheme
+    #: that is by definition uncompressed
+    compresses: bool = True
+
+    def rule_violations(
+        self,
+        name: str,
+        split_layers: Sequence[int],
+        deadline_s: float | None,
+        compression_on: bool,
+    ) -> list[tuple[str, str]]:
+        """The scheme's rules a scenario breaks, as ``(dotted field, message)``: per-device
+        split layers need a split, parallel scheme; a round deadline needs parallel devices;
+        compression needs a scheme that compresses."""
+        out = []
+        if len(set(split_layers)) > 1 and (not self.split or self.sequential):
+            why = (
+                f"{name} trains the whole model on every device"
+                if not self.split
+                else f"{name} hands one client-side model from device to device"
+            )
+            out.append(
+                (
+                    "learning.split_layer",
+                    f"expected one split layer for scheme {name!r} ({why}; per-device split "
+                    "layers need a split scheme with parallel devices: fedsl, "
+                    f"lightweight_fedsl, sfl_v1 or sfl_v2), got {list(split_layers)}",
+                )
+            )
+        if self.sequential and deadline_s is not None:
+            out.append(
+                (
+                    "rounds.deadline_s",
+                    f"expected none for scheme {name!r} (devices train in turn; a round "
+                    f"deadline is not defined), got {deadline_s}",
+                )
+            )
+        if not self.compresses and compression_on:
+            out.append(
+                (
+                    "compression",
+                    f"expected compression off for scheme {name!r} (pruning.rate 0, "
+                    "quantization.bits 32, dropout.rate 0); use scheme 'lightweight_fedsl' to "
+                    "compress",
+                )
+            )
+        return out
 
     def __post_init__(self) -> None:
         if self.averaging not in AVERAGING:

@@ -639,7 +639,14 @@ class FedAvgScheme(SplitFed):
             self.pruners[k].apply(model)
 
 
-SCHEMES.register("fedsl")(SplitFed)
+class FedSL(SplitFed):
+    """FedSL (Ni et al.): lightweight FedSL's scheme with pruning, quantization and dropout
+    off, by definition (a scenario that compresses is refused)."""
+
+    shape = SchemeShape(split=True, averaging="interval", compresses=False)
+
+
+SCHEMES.register("fedsl")(FedSL)
 SCHEMES.register("lightweight_fedsl")(SplitFed)
 SCHEMES.register("sfl_v1")(SplitFedV1)
 SCHEMES.register("sfl_v2")(SplitFedV2)
