@@ -53,7 +53,7 @@ BASE = {
     "learning__aggregation_interval": 2,
     "learning__eval_every_rounds": 1,
     "learning__local_steps": 2,
-    "learning__optimizer__name": "adam",
+    "learning__optimizer__kind": "adam",
     "learning__optimizer__lr": 0.003,
 }
 
