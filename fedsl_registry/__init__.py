@@ -51,6 +51,36 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def register_lazy(self, name: str, target: str, params: Any = None) -> None:
+        """Register the factory ``target`` (``"package.module:attribute"``, a name in code,
+        never from input) under ``name`` without importing it: it is imported when the entry
+        is first used, so that listing or validating names never imports a heavy module."""
+        module, sep, attribute = target.partition(":")
+        if not sep or not module or not attribute.isidentifier():
+            raise ValueError(f"target must be 'package.module:attribute', got {target!r}")
+
+        def load(**params: Any) -> T:
+            return self._load(name, module, attribute)(**params)
+
+        load.target = target  # type: ignore[attr-defined]
+        self.register(name, params)(load)
+
+    def _load(self, name: str, module: str, attribute: str) -> Callable[..., T]:
+        import importlib
+
+        factory: Callable[..., T] = getattr(importlib.import_module(module), attribute)
+        self._entries[name] = factory  # imported once; later calls go straight to it
+        return factory
+
+    def resolve(self, name: str) -> Callable[..., T]:
+        """The factory of entry ``name`` itself (a lazy entry's target imported)."""
+        factory = self.get(name)
+        target = getattr(factory, "target", None)
+        if isinstance(target, str):
+            module, _, attribute = target.partition(":")
+            return self._load(name, module, attribute)
+        return factory
+
     def declare_params(self, name: str, params: Any) -> None:
         """Declare the parameter model of the registered entry ``name``."""
         self.get(name)

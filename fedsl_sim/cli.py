@@ -240,12 +240,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from fedsl_sim.compare import compare
-    from fedsl_sim.scenario import SCHEMES, ScenarioError, parse_override
+    from fedsl_sim.scenario import ScenarioError, parse_override
+    from fedsl_sim.schemes.registry import SCHEMES, SHIPPED_SCHEMES
 
-    schemes = SCHEMES if args.schemes is None else tuple(args.schemes.split(","))
+    schemes = SHIPPED_SCHEMES if args.schemes is None else tuple(args.schemes.split(","))
     unknown = [s for s in schemes if s not in SCHEMES]
     if unknown:
-        raise ScenarioError("--schemes", f"expected names from {list(SCHEMES)}, got {unknown}")
+        raise ScenarioError("--schemes", f"expected names from {SCHEMES.names()}, got {unknown}")
     overrides = dict(parse_override(o) for o in args.overrides)
     out, summaries = compare(
         args.scenario, schemes, args.out, overrides, progress=not args.quiet, workers=args.workers

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-import fedsl_sim.schemes  # noqa: F401  (fills the scheme registry)
 from fedsl_sim.build import build_data, build_driver, build_scheme, build_world, check_scenario
 from fedsl_sim.driver import RoundDriver
 from fedsl_sim.errors import ScenarioError

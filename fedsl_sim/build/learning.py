@@ -25,7 +25,7 @@ from fedsl_sim.learning.models import layer_count, min_input_hw
 from fedsl_sim.learning.partition import PARTITIONS
 from fedsl_sim.learning.split import OptimizerSpec
 from fedsl_sim.scenario import OptimizerConfig, Scenario, SplitRule, split_layer_values
-from fedsl_sim.schemes.base import SCHEMES, Scheme
+from fedsl_sim.schemes.base import SCHEMES, Scheme, SchemeShape
 from fedsl_sim.schemes.settings import CompressionSettings, SchemeSettings, SplitByDistance
 from fedsl_sim.sim.streams import Streams
 from fedsl_sim.sim.world import World
@@ -152,7 +152,7 @@ def build_driver(scenario: Scenario, scheme: Scheme, world: World) -> RoundDrive
 def check_scheme(scenario: Scenario, source: str = "scenario") -> None:
     """The rules of the scenario's scheme (its :class:`SchemeShape`): per-device split
     layers, a round deadline and compression only where the scheme has them."""
-    shape = SCHEMES.get(scenario.scheme).shape  # type: ignore[attr-defined]
+    shape: SchemeShape = getattr(SCHEMES.resolve(scenario.scheme), "shape", SchemeShape())
     broken = shape.rule_violations(
         scenario.scheme,
         split_layer_values(scenario.learning.split_layer),

@@ -12,8 +12,7 @@ from pydantic import (
 )
 
 from fedsl_sim.errors import ScenarioError, _rebuild_input_error  # noqa: F401
-
-SCHEMES = ("fl", "sl", "sfl_v1", "sfl_v2", "fedsl", "lightweight_fedsl")
+from fedsl_sim.schemes.registry import SHIPPED_SCHEMES as SCHEMES  # noqa: F401
 
 
 class _FieldError(ValueError):

@@ -32,7 +32,8 @@ from fedsl_sim.scenario.learning import (
     StopConfig,
 )
 from fedsl_sim.scenario.network import THREE_GPP_PATHLOSS, NetworkConfig, pathloss_model
-from fedsl_sim.scenario.sections import bind_section
+from fedsl_sim.scenario.sections import bind_names, bind_section
+from fedsl_sim.schemes.registry import SCHEMES
 
 
 # --------------------------------------------------------------------------- rounds
@@ -124,9 +125,7 @@ class Scenario(_Model):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
-    scheme: Literal["fl", "sl", "sfl_v1", "sfl_v2", "fedsl", "lightweight_fedsl"] = (
-        "lightweight_fedsl"
-    )
+    scheme: str = "lightweight_fedsl"  # the registered schemes (bound below)
     stop: StopConfig = StopConfig()
     learning: LearningConfig = LearningConfig()
     compression: CompressionConfig = CompressionConfig()
@@ -230,3 +229,4 @@ def device_distance_range_m(devices: DevicesConfig) -> tuple[float, float]:
 bind_section(NetworkConfig, "pathloss", channels.pathloss.MODELS, "kind", parents=[Scenario])
 bind_section(NetworkConfig, "fading", channels.fading.MODELS, "kind", parents=[Scenario])
 bind_section(DevicesConfig, "mobility", channels.mobility.MODELS, "kind", parents=[Scenario])
+bind_names(Scenario, "scheme", SCHEMES, parents=[])

@@ -1,5 +1,5 @@
-"""Scenario sections whose kinds come from a registry: the path-loss, fading and mobility
-models of :mod:`channels`.
+"""Scenario fields whose values come from a registry: the path-loss, fading and mobility
+models of :mod:`channels` (sections), and the scheme (a name).
 
 A section accepts exactly the registered entries that declared a parameter model (a pydantic
 model of the section's base with a ``Literal`` discriminator), and hears of later
@@ -10,8 +10,8 @@ package. The field is rebuilt in place (same classes, so ``isinstance`` holds ev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any, Union
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
@@ -33,6 +33,22 @@ def registry_union(registry: Registry[Any], key: str) -> Any:
     return Annotated[Union[tuple(models)], Field(discriminator=key)]  # noqa: UP007
 
 
+def registry_names(registry: Registry[Any]) -> Any:
+    """``Literal`` of the names registered in ``registry``."""
+    names = registry.names()
+    if not names:
+        raise ValueError(f"no {registry.kind} is registered")
+    return Literal[tuple(names)]
+
+
+def bind_names(
+    model: type[BaseModel], field: str, registry: Registry[Any], parents: Sequence[type[BaseModel]]
+) -> None:
+    """Make ``model.field`` accept exactly the names registered in ``registry``, now and
+    after every change of it (e.g. ``scheme``: every registered scheme)."""
+    _bind(model, field, registry, lambda: registry_names(registry), parents)
+
+
 def bind_section(
     model: type[BaseModel],
     field: str,
@@ -42,10 +58,19 @@ def bind_section(
 ) -> None:
     """Make ``model.field`` the union of ``registry``'s parameter models now and after every
     change of the registry, rebuilding ``model`` and then ``parents`` (outermost last)."""
+    _bind(model, field, registry, lambda: registry_union(registry, key), parents)
 
+
+def _bind(
+    model: type[BaseModel],
+    field: str,
+    registry: Registry[Any],
+    annotation: Callable[[], Any],
+    parents: Sequence[type[BaseModel]],
+) -> None:
     def rebuild() -> None:
         old = model.__pydantic_fields__[field]
-        new = FieldInfo.from_annotated_attribute(registry_union(registry, key), old.default)
+        new = FieldInfo.from_annotated_attribute(annotation(), old.default)
         new.description = old.description
         model.__pydantic_fields__[field] = new
         model.model_rebuild(force=True)

@@ -1,6 +1,10 @@
-"""Training schemes (strategies over the engine's round loop), registered by name."""
+"""Training schemes: public hooks over the engine's round driver, registered by name.
 
-from fedsl_sim.schemes import split_fed  # noqa: F401  (registers fedsl, lightweight_fedsl)
-from fedsl_sim.schemes.base import SCHEMES, Scheme
+The registry (:mod:`fedsl_sim.schemes.registry`) is importable without torch; the schemes
+themselves are in :mod:`fedsl_sim.schemes.base` (hooks, shapes) and
+:mod:`fedsl_sim.schemes.split_fed` (the shipped ones), imported when used.
+"""
 
-__all__ = ["SCHEMES", "Scheme"]
+from fedsl_sim.schemes.registry import SCHEMES, SHIPPED_SCHEMES
+
+__all__ = ["SCHEMES", "SHIPPED_SCHEMES"]

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from fedsl_registry import Registry
 from fedsl_sim.learning.federated import FederatedData
+from fedsl_sim.schemes.registry import SCHEMES as _SCHEMES
 from fedsl_sim.schemes.settings import SchemeSettings
 from fedsl_sim.sim.world import Process, World
 
@@ -173,4 +173,4 @@ class Scheme(ABC):
         """Test accuracy (fraction) and loss of the current global model; takes no sim time."""
 
 
-SCHEMES: Registry[Scheme] = Registry("scheme")
+SCHEMES = _SCHEMES  # the registry (fedsl_sim.schemes.registry), importable without torch

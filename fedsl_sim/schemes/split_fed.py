@@ -49,7 +49,7 @@ from fedsl_sim.learning.split import (
     resolve_device,
     server_gradients,
 )
-from fedsl_sim.schemes.base import SCHEMES, RoundResult, Scheme, SchemeShape
+from fedsl_sim.schemes.base import RoundResult, Scheme, SchemeShape
 from fedsl_sim.schemes.settings import SchemeSettings, SplitByDistance
 from fedsl_sim.sim.recorder import (
     AGGREGATION,
@@ -644,11 +644,3 @@ class FedSL(SplitFed):
     off, by definition (a scenario that compresses is refused)."""
 
     shape = SchemeShape(split=True, averaging="interval", compresses=False)
-
-
-SCHEMES.register("fedsl")(FedSL)
-SCHEMES.register("lightweight_fedsl")(SplitFed)
-SCHEMES.register("sfl_v1")(SplitFedV1)
-SCHEMES.register("sfl_v2")(SplitFedV2)
-SCHEMES.register("fl")(FedAvgScheme)
-SCHEMES.register("sl")(VanillaSplitLearning)
