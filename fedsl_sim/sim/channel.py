@@ -14,7 +14,10 @@ distance the device travelled, scaled by the standard deviation of its current L
 travelled distance. Uplink and downlink see the same gain (TDD reciprocity).
 
 Gains are computed a chunk of blocks at a time, vectorized over blocks and devices, and in
-increasing time order only (the LOS and shadowing processes are sequential).
+increasing time order only (the LOS and shadowing processes are sequential), by a chain of
+stages — path loss, then shadowing (``RadioChannel.chain``), then fading — each adding its
+named component and a dB term or a linear factor to the chunk (:class:`LinkChunk`); a stage
+appended to the chain (e.g. a blockage model) composes with the others.
 """
 
 from __future__ import annotations
@@ -92,6 +95,111 @@ def ring_interference(
     for site in sites:
         ul += float(_mean_gain(pathloss, np.linalg.norm(site + pts, axis=-1)).mean())
     return RingInterference(sites, load * device_tx_power_w * ul, load)
+
+
+class LinkChunk:
+    """What the stages of the link chain share for one chunk of blocks: the blocks' start
+    times, every link's position relative to its cell and distance, the distance each
+    device has travelled (computed when a stage asks), and what the stages produce: named
+    per-link components, dB terms of the large-scale gain and linear factors."""
+
+    def __init__(self, starts_s: np.ndarray, rel: np.ndarray, travelled: Any) -> None:
+        self.starts_s = starts_s
+        self.rel = rel  # (T, links, 2), m
+        self.dist = np.hypot(rel[..., 0], rel[..., 1])  # (T, links), m
+        self._travelled = travelled
+        self._travelled_m: np.ndarray | None = None
+        self.components: dict[str, np.ndarray] = {}
+        self.db_terms: list[np.ndarray] = []  # summed: the large-scale gain, dB
+        self.factors: list[np.ndarray] = []  # multiplied: small-scale power
+
+    @property
+    def travelled_m(self) -> np.ndarray:
+        """(T, links) distance each link's device has travelled since t = 0, m."""
+        if self._travelled_m is None:
+            self._travelled_m = self._travelled()
+        return self._travelled_m
+
+
+class PathLossStage:
+    """Path loss by distance and LOS state (drawn for 3GPP models, kept while the device
+    moves less than the LOS correlation distance); per cell at its carrier."""
+
+    def __init__(
+        self,
+        pathloss: PathLossModel,
+        cell_pathloss: Sequence[PathLossModel],
+        los: str,
+        los_state: LosState | None,
+    ) -> None:
+        self.pathloss = pathloss
+        self.cell_pathloss = list(cell_pathloss)
+        self.los = los
+        self.los_state = los_state
+
+    def apply(self, chunk: LinkChunk) -> None:
+        dist, n_cells = chunk.dist, len(self.cell_pathloss)
+        if self.los_state is not None:
+            los = np.stack([self.los_state.update(p) for p in chunk.rel])
+        else:
+            los = np.full(dist.shape, self.los == "los")
+        if all(m is self.pathloss for m in self.cell_pathloss):
+            pl_db = self.pathloss.loss_db(dist, los=los)
+        else:  # per cell, at its carrier
+            pl_db = np.empty(dist.shape)
+            for cell, model in enumerate(self.cell_pathloss):
+                sl = np.s_[..., cell::n_cells]
+                pl_db[sl] = model.loss_db(dist[sl], los=los[sl])
+        chunk.components["los"] = los
+        chunk.components["pathloss_db"] = pl_db
+        chunk.db_terms.append(-pl_db)
+
+
+class ShadowingStage:
+    """Log-normal shadowing: a unit-variance process (a Gudmundson process of the travelled
+    distance, or one draw per link) scaled by the standard deviation — fixed, or the 3GPP
+    model's for the link's LOS state (from the path-loss stage)."""
+
+    def __init__(
+        self,
+        unit: CorrelatedShadowing | np.ndarray,
+        std_db: float | None,
+        pathloss: PathLossModel,
+    ) -> None:
+        self.unit = unit
+        self.std_db = std_db
+        self.pathloss = pathloss
+
+    def apply(self, chunk: LinkChunk) -> None:
+        if isinstance(self.unit, CorrelatedShadowing):
+            unit = self.unit.sample_path_db(chunk.travelled_m)
+        else:
+            unit = np.broadcast_to(self.unit, chunk.dist.shape)
+        if self.std_db is None:
+            assert isinstance(self.pathloss, ThreeGppPathLoss)
+            std = self.pathloss.shadowing_std_db(chunk.components["los"], d2d_m=chunk.dist)
+        else:
+            std = self.std_db
+        sh_db = std * unit
+        chunk.components["shadowing_db"] = sh_db
+        chunk.db_terms.append(sh_db)
+
+
+class FadingStage:
+    """Small-scale fading power (unit mean): i.i.d. per block, or a continuous process of the
+    travelled distance."""
+
+    def __init__(self, fading: BlockFading, process: Any | None) -> None:
+        self.fading = fading
+        self.process = process
+
+    def apply(self, chunk: LinkChunk, first_block: int) -> None:
+        if self.process is not None:
+            fad = self.process.power(chunk.travelled_m)
+        else:
+            fad = self.fading.powers(first_block, len(chunk.starts_s))
+        chunk.components["fading_power"] = fad
+        chunk.factors.append(fad)
 
 
 class RadioChannel:
@@ -214,6 +322,13 @@ class RadioChannel:
         self._chunks: dict[int, np.ndarray] = {}
         self._next_chunk = 0  # chunks are computed strictly in order (sequential processes)
         self._components: dict[int, dict[str, np.ndarray]] = {}
+        #: the link chain, in order: path loss -> shadowing -> fading; a link's gain is
+        #: 10^(sum of the dB terms / 10) times the product of the factors
+        self.chain = (
+            PathLossStage(pathloss, self._cell_pathloss, los, self._los_state),
+            ShadowingStage(self._unit_shadow, self._std_db, pathloss),
+        )
+        self.fading_stage = FadingStage(self.fading, process)
 
     def _relative(self, pos: np.ndarray) -> np.ndarray:
         """Device positions (..., n, 2) relative to every cell: (..., n * C, 2)."""
@@ -308,54 +423,39 @@ class RadioChannel:
         size, n, n_cells = self.CHUNK_BLOCKS, self.n, self.n_cells
         starts_s = np.arange(c * size, (c + 1) * size) * self.block_s
         pos = self.mobility.positions(starts_s)  # (size, n, 2)
-        rel = self._relative(pos)  # (size, n * C, 2)
-        dist = np.hypot(rel[..., 0], rel[..., 1])
-        if self._los_state is not None:
-            los = np.stack([self._los_state.update(p) for p in rel])
-        else:
-            los = np.full(dist.shape, self.los_mode == "los")
-        if all(m is self.pathloss for m in self._cell_pathloss):
-            pl_db = self.pathloss.loss_db(dist, los=los)
-        else:  # per cell, at its carrier
-            pl_db = np.empty(dist.shape)
-            for cell, model in enumerate(self._cell_pathloss):
-                sl = np.s_[..., cell::n_cells]
-                pl_db[sl] = model.loss_db(dist[sl], los=los[sl])
-        travelled = np.repeat(self.mobility.travelled(starts_s), n_cells, axis=1)
-        if isinstance(self._unit_shadow, CorrelatedShadowing):
-            unit = self._unit_shadow.sample_path_db(travelled)
-        else:
-            unit = np.broadcast_to(self._unit_shadow, dist.shape)
-        if self._std_db is None:
-            assert isinstance(self.pathloss, ThreeGppPathLoss)
-            std = self.pathloss.shadowing_std_db(los, d2d_m=dist)
-        else:
-            std = self._std_db
-        sh_db = std * unit
-        if self.continuous:
-            fad = self.process.power(travelled)
-        else:
-            fad = self.fading.powers(c * size, size)
-        large_db = (sh_db - pl_db).reshape(size, n, n_cells)
-        serving = self._associate(large_db + self._cell_power_dbm, starts_s)
+        chunk = LinkChunk(
+            starts_s,
+            self._relative(pos),  # (size, n * C, 2)
+            lambda: np.repeat(self.mobility.travelled(starts_s), n_cells, axis=1),
+        )
+        for stage in self.chain:
+            stage.apply(chunk)
+        self.fading_stage.apply(chunk, c * size)
+        link_db = chunk.db_terms[0]
+        for term in chunk.db_terms[1:]:
+            link_db = link_db + term
+        serving = self._associate(
+            link_db.reshape(size, n, n_cells) + self._cell_power_dbm, starts_s
+        )
         pick = (np.arange(size)[:, None], np.arange(n)[None, :], serving)
 
         def served(a: np.ndarray) -> np.ndarray:
             return a.reshape(size, n, n_cells)[pick]
 
+        comp = chunk.components
         self._components[c] = {
             "serving": serving,
-            "distance_m": served(dist),
-            "los": served(los),
-            "pathloss_db": served(pl_db),
-            "shadowing_db": served(sh_db),
-            "fading_power": served(fad),
+            "distance_m": served(chunk.dist),
+            **{k: served(comp[k]) for k in ("los", "pathloss_db", "shadowing_db", "fading_power")},
         }
         if self._interference is not None:
             self._components[c]["dl_interference_gain"] = self._interference.load * dl_site_gains(
                 self.pathloss, pos, self._interference.sites_m
             )
-        return 10.0 ** (served(sh_db - pl_db) / 10.0) * served(fad)
+        gain = 10.0 ** (served(link_db) / 10.0)
+        for factor in chunk.factors:
+            gain = gain * served(factor)
+        return gain
 
     def _associate(self, rx_dbm: np.ndarray, starts_s: np.ndarray) -> np.ndarray:
         """Serving cell per block (T, n): the strongest mean received power (transmit power,
