@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 import channels
 from channels.scheduling import SCHEDULERS
+from fedsl_sim.compression.registry import CODECS
 from fedsl_sim.learning.data import DATASETS
 from fedsl_sim.learning.models import MODELS
 from fedsl_sim.learning.partition import PARTITIONS
@@ -30,6 +31,8 @@ def _members(annotation: Any) -> list[Any]:
         return _members(typing.get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         return [m for a in typing.get_args(annotation) for m in _members(a)]
+    if origin is list:
+        return _members(typing.get_args(annotation)[0])
     return [annotation]
 
 
@@ -78,6 +81,11 @@ CASES = [
     ("access", ACCESS.names(), lambda: _literals(_field("network.access.kind"))),
     ("outage policy", OUTAGE_POLICIES.names(), lambda: _literals(_field("network.outage.policy"))),
     ("scheduler", list(SCHEDULERS), lambda: _literals(_field("network.access.scheduler"))),
+    (
+        "codec",
+        CODECS.names(),
+        lambda: _accepted("compression.pipelines.model_upload", "kind"),
+    ),
 ]
 
 

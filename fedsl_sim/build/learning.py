@@ -4,9 +4,11 @@ and the checks that need the model's architecture."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
 
 from fedsl_sim.compression.codec import (
+    CODECS,
     Codec,
     Delta,
     Float32,
@@ -24,7 +26,14 @@ from fedsl_sim.learning.federated import FederatedData
 from fedsl_sim.learning.models import layer_count, min_input_hw
 from fedsl_sim.learning.partition import PARTITIONS
 from fedsl_sim.learning.split import OptimizerSpec
-from fedsl_sim.scenario import OptimizerConfig, Scenario, SplitRule, split_layer_values
+from fedsl_sim.scenario import (
+    CodecParams,
+    OptimizerConfig,
+    QuantizationConfig,
+    Scenario,
+    SplitRule,
+    split_layer_values,
+)
 from fedsl_sim.schemes.base import SCHEMES, Scheme, SchemeShape
 from fedsl_sim.schemes.settings import CompressionSettings, SchemeSettings, SplitByDistance
 from fedsl_sim.sim.streams import Streams
@@ -73,23 +82,47 @@ def optimizer_spec(cfg: OptimizerConfig) -> OptimizerSpec:
 
 
 def message_codecs(scenario: Scenario) -> MessageCodecs:
-    """The pipeline of each message kind: the split-layer activations and gradient travel as
+    """The pipeline of each message kind: the scenario's explicit ``compression.pipelines``
+    where given, else the default — the split-layer activations and gradient travel as
     ``KeepEntries(Quantize)`` (the dropout mask's entries), a device's model as
     ``Pruned(Delta(KeepEntries(Quantize)))`` (pruned positions, then the quantized difference
     to the last average); ``Quantize`` is the scenario's quantizer for the messages in
     ``compression.quantization.targets`` and dense float32 (lossless) for the others."""
-    q = scenario.compression.quantization
+    comp = scenario.compression
+    q = comp.quantization
     on = Quantize(StochasticQuantizer(q.bits, q.scale))
     off = Float32()
 
     def quant(target: str) -> Codec:
         return on if target in q.targets else off
 
+    defaults = {
+        "activations": KeepEntries(quant("activations")),
+        "split_gradient": KeepEntries(quant("split_gradient")),
+        "model_upload": Pruned(Delta(KeepEntries(quant("model_upload")))),
+    }
+    built = {}
+    for message, default in defaults.items():
+        stages = getattr(comp.pipelines, message)
+        built[message] = default if stages is None else pipeline(stages, q)
     return MessageCodecs(
-        activations=KeepEntries(quant("activations")),
-        gradient=KeepEntries(quant("split_gradient")),
-        model_upload=Pruned(Delta(KeepEntries(quant("model_upload")))),
+        activations=built["activations"],
+        gradient=built["split_gradient"],
+        model_upload=built["model_upload"],
     )
+
+
+def pipeline(stages: Sequence[CodecParams], quantization: QuantizationConfig) -> Codec:
+    """The codec of a ``compression.pipelines`` list: each registered stage wrapping the next
+    (the last a terminal codec)."""
+    codec: Codec | None = None
+    for stage in reversed(stages):
+        params = stage.codec_params(quantization)
+        if codec is not None:
+            params["inner"] = codec
+        codec = CODECS.make(stage.kind, **params)  # type: ignore[attr-defined]
+    assert codec is not None  # the schema refuses an empty pipeline
+    return codec
 
 
 def scheme_settings(scenario: Scenario) -> SchemeSettings:

@@ -1,33 +1,36 @@
-"""Codecs with exact payload sizes: quantization, activation dropout and weight pruning.
+"""Codecs with exact payload sizes: quantization, activation dropout and weight pruning, and
+the message codec pipeline (:mod:`fedsl_sim.compression.codec`).
 
-"Off" (bits 32, rate 0) is exactly the identity everywhere and consumes no randomness.
+"Off" (bits 32, rate 0) is exactly the identity everywhere and consumes no randomness. The
+names below load their (torch) modules when first used, so that the codec registry
+(:mod:`fedsl_sim.compression.registry`) is importable without torch.
 """
 
-from fedsl_sim.compression.dropout import ActivationDropout
-from fedsl_sim.compression.pruning import (
-    METHODS,
-    MagnitudePruning,
-    Pruner,
-    PruningMethod,
-    PruningSchedule,
-    model_payload_bits,
-    n_pruned,
-    position_bits,
-    prunable_parameters,
-)
-from fedsl_sim.compression.quantization import QuantizedTensor, StochasticQuantizer
+from __future__ import annotations
 
-__all__ = [
-    "METHODS",
-    "ActivationDropout",
-    "MagnitudePruning",
-    "Pruner",
-    "PruningMethod",
-    "PruningSchedule",
-    "QuantizedTensor",
-    "StochasticQuantizer",
-    "model_payload_bits",
-    "n_pruned",
-    "position_bits",
-    "prunable_parameters",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "ActivationDropout": "dropout",
+    "METHODS": "pruning",
+    "MagnitudePruning": "pruning",
+    "Pruner": "pruning",
+    "PruningMethod": "pruning",
+    "PruningSchedule": "pruning",
+    "model_payload_bits": "pruning",
+    "n_pruned": "pruning",
+    "position_bits": "pruning",
+    "prunable_parameters": "pruning",
+    "QuantizedTensor": "quantization",
+    "StochasticQuantizer": "quantization",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

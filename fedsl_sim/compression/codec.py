@@ -14,8 +14,9 @@ difference to the last average). Per message kind the scenario's pipeline is bui
 
 A :class:`CodecContext` carries what a message's stages need: the sender's random stream (for
 stochastic codecs), the mask of the entries that travel, the reference the receiver already
-holds (delta coding). A new codec is one class here or in its own module plus its
-registration in :data:`CODECS`.
+holds (delta coding). A new codec is one class (here or in its own module) plus its
+registration in :data:`CODECS` (:mod:`fedsl_sim.compression.registry`) with a parameter
+model; a scenario then names it in ``compression.pipelines``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from fedsl_registry import Registry
 from fedsl_sim.compression.pruning import position_bits
 from fedsl_sim.compression.quantization import StochasticQuantizer
 
@@ -89,10 +89,6 @@ class Codec(ABC):
         """What the receiver reconstructs from ``packet``."""
 
 
-CODECS: Registry[Codec] = Registry("codec")
-
-
-@CODECS.register("float32")
 class Float32(Codec):
     """Dense float32: 32 bits per entry, lossless."""
 
@@ -110,7 +106,6 @@ class Float32(Codec):
         return packet.payload
 
 
-@CODECS.register("quantize")
 class Quantize(Codec):
     """Unbiased stochastic uniform quantization (:class:`StochasticQuantizer`; 32 bits: off,
     lossless and no randomness consumed)."""
@@ -141,6 +136,12 @@ class Quantize(Codec):
         return self.quantizer.decode(packet.payload)
 
 
+def quantize(bits: int, scale: str = "range") -> Quantize:
+    """The ``quantize`` codec with a :class:`StochasticQuantizer` of ``bits`` bits (32: off)
+    and ``scale`` (``range`` or ``norm``)."""
+    return Quantize(StochasticQuantizer(bits, scale))  # type: ignore[arg-type]
+
+
 class Stage(Codec):
     """A stage wrapping an ``inner`` codec (lossless when its inner codec is)."""
 
@@ -155,7 +156,6 @@ class Stage(Codec):
         return self.inner.bits_for(n_entries)
 
 
-@CODECS.register("keep_entries")
 class KeepEntries(Stage):
     """Only the entries of ``ctx.mask`` travel (the mask is known to the receiver, e.g.
     regenerated from a shared seed: free); the receiver puts zeros elsewhere. With a lossless
@@ -185,7 +185,6 @@ class KeepEntries(Stage):
         return out
 
 
-@CODECS.register("delta")
 class Delta(Stage):
     """The difference to ``ctx.reference`` (what the receiver already holds) travels; the
     receiver adds it back. With a lossless inner codec the tensor travels as it is."""
@@ -203,7 +202,6 @@ class Delta(Stage):
         return inner if reference is None else reference + inner
 
 
-@CODECS.register("pruned")
 class Pruned(Stage):
     """Pruned entries (``ctx.mask`` False) are not sent but their positions are: the cheaper
     of a bitmask and a list of indices (:func:`~fedsl_sim.compression.pruning.position_bits`,
@@ -241,3 +239,6 @@ class MessageCodecs:
     #: a device's model (device -> server), per tensor, with its pruning mask and the last
     #: average as reference
     model_upload: Codec = Pruned(Delta(KeepEntries(Float32())))
+
+
+from fedsl_sim.compression.registry import CODECS  # noqa: E402  (re-exported)

@@ -74,7 +74,9 @@ from fedsl_sim.scenario.io import (  # noqa: F401
     validate_scenario,
 )
 from fedsl_sim.scenario.learning import (  # noqa: F401
+    CODEC_STAGES,
     Cifar10Dataset,
+    CodecParams,
     CompressionConfig,
     DatasetConfig,
     DigitsDataset,
@@ -87,6 +89,7 @@ from fedsl_sim.scenario.learning import (  # noqa: F401
     ModelConfig,
     OptimizerConfig,
     PartitionConfig,
+    PipelinesConfig,
     PruningConfig,
     QuantizationConfig,
     QuantTarget,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Discriminator,
@@ -300,13 +300,121 @@ class DropoutConfig(_Model):
     rate: Fraction01 = 0.0
 
 
+class CodecParams(_Model):
+    """Base of a stage of a ``compression.pipelines`` list: the parameter model of a codec of
+    ``fedsl_sim.compression.registry.CODECS`` (discriminator ``kind``). ``wraps``: the stage
+    wraps the next one (every stage but the list's last); the last is a terminal codec."""
+
+    wraps: ClassVar[bool] = False
+
+    def codec_params(self, quantization: QuantizationConfig) -> dict[str, Any]:
+        """The keyword arguments of the registered codec: by default the stage's fields."""
+        return self.model_dump(exclude={"kind"})
+
+
+class Float32Codec(CodecParams):
+    """Dense float32 values (lossless; 32 bits each)."""
+
+    kind: Literal["float32"]
+
+
+class QuantizeCodec(CodecParams):
+    """Stochastic quantization; ``bits`` and ``scale`` default to ``compression.quantization``'s."""
+
+    kind: Literal["quantize"]
+    bits: Annotated[int, Field(ge=1, le=32)] | None = None
+    scale: Literal["range", "norm"] | None = None
+
+    def codec_params(self, quantization: QuantizationConfig) -> dict[str, Any]:
+        return {
+            "bits": quantization.bits if self.bits is None else self.bits,
+            "scale": quantization.scale if self.scale is None else self.scale,
+        }
+
+
+class KeepEntriesCodec(CodecParams):
+    """Only the entries of the message's mask travel (the dropout mask, a pruning mask)."""
+
+    kind: Literal["keep_entries"]
+    wraps: ClassVar[bool] = True
+
+
+class DeltaCodec(CodecParams):
+    """The difference to what the receiver holds (the last average) travels."""
+
+    kind: Literal["delta"]
+    wraps: ClassVar[bool] = True
+
+
+class PrunedCodec(CodecParams):
+    """Pruned entries are not sent; their positions are."""
+
+    kind: Literal["pruned"]
+    wraps: ClassVar[bool] = True
+
+
+class PipelinesConfig(_Model):
+    """Explicit codec pipelines per message kind, outermost stage first, e.g. ``model_upload:
+    [{kind: pruned}, {kind: delta}, {kind: keep_entries}, {kind: quantize, bits: 8}]``;
+    a message without one uses the default (quantized where ``quantization.targets`` says).
+    The stages are the registered codecs (a new one registers with its parameter model)."""
+
+    activations: list[CodecParams] | None = None
+    split_gradient: list[CodecParams] | None = None
+    model_upload: list[CodecParams] | None = None
+
+    @model_validator(mode="after")
+    def _wrapping(self) -> PipelinesConfig:
+        for message in ("activations", "split_gradient", "model_upload"):
+            stages = getattr(self, message)
+            if stages is None:
+                continue
+            if not stages:
+                raise _FieldError((message,), "expected at least one codec, got none")
+            for i, stage in enumerate(stages):
+                last = i == len(stages) - 1
+                if type(stage).wraps == last:
+                    wanted = (
+                        "a terminal codec (e.g. quantize, float32)"
+                        if last
+                        else "a wrapping stage (e.g. pruned, delta, keep_entries)"
+                    )
+                    kind = getattr(stage, "kind", "?")
+                    raise _FieldError(
+                        (message, i),
+                        f"expected {wanted} at position {i} of {len(stages)}, got {kind!r}",
+                    )
+        return self
+
+
 class CompressionConfig(_Model):
-    """Pruning, quantization and activation dropout (all off: uncompressed)."""
+    """Pruning, quantization and activation dropout (all off: uncompressed), and explicit
+    codec pipelines."""
 
     pruning: PruningConfig = PruningConfig()
     quantization: QuantizationConfig = QuantizationConfig()
     dropout: DropoutConfig = DropoutConfig()
+    pipelines: PipelinesConfig = PipelinesConfig()
 
     @property
     def is_off(self) -> bool:
-        return self.pruning.rate == 0 and self.quantization.bits == 32 and self.dropout.rate == 0
+        """Nothing compressed: no pruning, no quantization, no dropout, no explicit pipeline."""
+        explicit = any(
+            getattr(self.pipelines, m) is not None
+            for m in ("activations", "split_gradient", "model_upload")
+        )
+        return (
+            self.pruning.rate == 0
+            and self.quantization.bits == 32
+            and self.dropout.rate == 0
+            and not explicit
+        )
+
+
+CODEC_STAGES = (
+    ("float32", Float32Codec),
+    ("quantize", QuantizeCodec),
+    ("keep_entries", KeepEntriesCodec),
+    ("delta", DeltaCodec),
+    ("pruned", PrunedCodec),
+)

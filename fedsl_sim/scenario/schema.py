@@ -16,6 +16,7 @@ from pydantic import (
 import channels.fading
 import channels.mobility
 import channels.pathloss
+from fedsl_sim.compression.registry import CODECS
 from fedsl_sim.scenario.base import DurationS, _FieldError, _Model
 from fedsl_sim.scenario.devices import (
     DevicesConfig,
@@ -27,8 +28,10 @@ from fedsl_sim.scenario.devices import (
     _existing_file,
 )
 from fedsl_sim.scenario.learning import (
+    CODEC_STAGES,
     CompressionConfig,
     LearningConfig,
+    PipelinesConfig,
     StopConfig,
 )
 from fedsl_sim.scenario.network import THREE_GPP_PATHLOSS, NetworkConfig, pathloss_model
@@ -230,3 +233,9 @@ bind_section(NetworkConfig, "pathloss", channels.pathloss.MODELS, "kind", parent
 bind_section(NetworkConfig, "fading", channels.fading.MODELS, "kind", parents=[Scenario])
 bind_section(DevicesConfig, "mobility", channels.mobility.MODELS, "kind", parents=[Scenario])
 bind_names(Scenario, "scheme", SCHEMES, parents=[])
+for _name, _params in CODEC_STAGES:
+    CODECS.declare_params(_name, _params)
+for _message in ("activations", "split_gradient", "model_upload"):
+    bind_section(
+        PipelinesConfig, _message, CODECS, "kind", [CompressionConfig, Scenario], as_list=True
+    )

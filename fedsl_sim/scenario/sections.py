@@ -55,10 +55,17 @@ def bind_section(
     registry: Registry[Any],
     key: str,
     parents: Sequence[type[BaseModel]],
+    as_list: bool = False,
 ) -> None:
-    """Make ``model.field`` the union of ``registry``'s parameter models now and after every
-    change of the registry, rebuilding ``model`` and then ``parents`` (outermost last)."""
-    _bind(model, field, registry, lambda: registry_union(registry, key), parents)
+    """Make ``model.field`` the union of ``registry``'s parameter models (``as_list``: an
+    optional list of them, e.g. a pipeline of registered stages) now and after every change
+    of the registry, rebuilding ``model`` and then ``parents`` (outermost last)."""
+
+    def annotation() -> Any:
+        union = registry_union(registry, key)
+        return Union[list[union], None] if as_list else union  # noqa: UP007
+
+    _bind(model, field, registry, annotation, parents)
 
 
 def _bind(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 import torch
 
@@ -20,6 +22,7 @@ from fedsl_sim.compression.codec import (
 )
 from fedsl_sim.compression.pruning import position_bits
 from fedsl_sim.compression.quantization import StochasticQuantizer
+from fedsl_sim.scenario import CodecParams
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -120,3 +123,65 @@ def test_a_new_codec_is_one_class_and_its_registration():
     assert p.bits == 3 * (32 + 4)
     assert torch.equal(codec.decode(p), x)
     assert {"float32", "quantize", "keep_entries", "delta", "pruned"} <= set(CODECS.names())
+
+
+# ------------------------------------------------------------------ a codec from a scenario
+class TopKParams(CodecParams):
+    kind: Literal["top_k"]
+    k: int = 4
+
+
+class SafeTopK(TopK):
+    def encode(self, x: torch.Tensor, ctx: CodecContext) -> Packet:
+        k = min(self.k, x.numel())
+        return TopK(k).encode(x, ctx)
+
+
+def test_a_registered_codec_is_a_scenario_pipeline_stage_and_runs(tmp_path):
+    import json
+
+    from simtools import make_scenario
+
+    from fedsl_sim.engine import Simulation, run
+    from fedsl_sim.scenario import Scenario, ScenarioError
+
+    pipelines = {"model_upload": [{"kind": "delta"}, {"kind": "top_k", "k": 8}]}
+    with CODECS.registered("top_k", SafeTopK, TopKParams):
+        assert '"top_k"' in json.dumps(Scenario.model_json_schema())
+        sc = make_scenario(scheme="fl", stop__max_rounds=1, compression={"pipelines": pipelines})
+        sim = Simulation.build(sc)
+        state = sim.scheme.clients[0].state_dict()
+        expected = sum(
+            min(8, v.numel()) * (32 + (v.numel() - 1).bit_length())
+            for v in state.values()
+            if v.is_floating_point()
+        )
+        res = run(sc, out_dir=tmp_path / "topk", plots=False)
+        uploads = [e for e in res.recorder.events if e.kind == "model_upload"]
+        assert uploads and all(e.bits == expected for e in uploads)
+    with pytest.raises(ScenarioError, match="top_k"):
+        make_scenario(scheme="fl", compression={"pipelines": pipelines})
+
+
+def test_explicit_pipelines_are_checked_and_count_as_compression():
+    from simtools import make_scenario
+
+    from fedsl_sim.build import check_scenario
+    from fedsl_sim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="expected a terminal codec"):
+        make_scenario(compression={"pipelines": {"split_gradient": [{"kind": "keep_entries"}]}})
+    with pytest.raises(ScenarioError, match="expected a wrapping stage"):
+        make_scenario(
+            compression={"pipelines": {"activations": [{"kind": "float32"}, {"kind": "float32"}]}}
+        )
+    sc = make_scenario(
+        scheme="fedsl",
+        compression={
+            "pipelines": {
+                "split_gradient": [{"kind": "keep_entries"}, {"kind": "quantize", "bits": 4}]
+            }
+        },
+    )
+    with pytest.raises(ScenarioError, match="compression off for scheme 'fedsl'"):
+        check_scenario(sc, "test")
