@@ -32,6 +32,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Callable[..., T]] = {}
         self._params: dict[str, Any] = {}
+        self._lazy: dict[str, tuple[str, Callable[..., T]]] = {}  # name -> (target, loader)
         self._listeners: list[Callable[[], None]] = []
 
     def register(
@@ -46,7 +47,13 @@ class Registry(Generic[T]):
             self._entries[name] = factory
             if params is not None:
                 self._params[name] = params
-            self._notify()
+            try:
+                self._notify()
+            except BaseException:  # e.g. a parameter model the schema refuses: undo it
+                del self._entries[name]
+                self._params.pop(name, None)
+                self._notify()
+                raise
             return factory
 
         return decorate
@@ -60,32 +67,40 @@ class Registry(Generic[T]):
             raise ValueError(f"target must be 'package.module:attribute', got {target!r}")
 
         def load(**params: Any) -> T:
-            return self._load(name, module, attribute)(**params)
+            return self.resolve(name)(**params)
 
-        load.target = target  # type: ignore[attr-defined]
         self.register(name, params)(load)
-
-    def _load(self, name: str, module: str, attribute: str) -> Callable[..., T]:
-        import importlib
-
-        factory: Callable[..., T] = getattr(importlib.import_module(module), attribute)
-        self._entries[name] = factory  # imported once; later calls go straight to it
-        return factory
+        self._lazy[name] = (target, load)
 
     def resolve(self, name: str) -> Callable[..., T]:
-        """The factory of entry ``name`` itself (a lazy entry's target imported)."""
+        """The factory of entry ``name`` itself (a lazy entry's target imported, once)."""
         factory = self.get(name)
-        target = getattr(factory, "target", None)
-        if isinstance(target, str):
-            module, _, attribute = target.partition(":")
-            return self._load(name, module, attribute)
-        return factory
+        lazy = self._lazy.get(name)
+        if lazy is None or factory is not lazy[1]:
+            return factory
+        import importlib
+
+        module, _, attribute = lazy[0].partition(":")
+        loaded: Callable[..., T] = getattr(importlib.import_module(module), attribute)
+        if self._entries.get(name) is factory:  # still this entry: later calls go straight
+            self._entries[name] = loaded
+            del self._lazy[name]
+        return loaded
 
     def declare_params(self, name: str, params: Any) -> None:
         """Declare the parameter model of the registered entry ``name``."""
         self.get(name)
+        previous = self._params.get(name)
         self._params[name] = params
-        self._notify()
+        try:
+            self._notify()
+        except BaseException:  # undo it
+            if previous is None:
+                del self._params[name]
+            else:
+                self._params[name] = previous
+            self._notify()
+            raise
 
     def params(self, name: str) -> Any:
         """The parameter model of entry ``name`` (None if it declared none)."""
@@ -94,10 +109,20 @@ class Registry(Generic[T]):
 
     def unregister(self, name: str) -> None:
         """Remove entry ``name`` (e.g. a model a test added)."""
-        self.get(name)
+        factory = self.get(name)
+        params = self._params.pop(name, None)
+        lazy = self._lazy.pop(name, None)
         del self._entries[name]
-        self._params.pop(name, None)
-        self._notify()
+        try:
+            self._notify()
+        except BaseException:  # e.g. the last entry a schema section needs: keep it
+            self._entries[name] = factory
+            if params is not None:
+                self._params[name] = params
+            if lazy is not None:
+                self._lazy[name] = lazy
+            self._notify()
+            raise
 
     @contextmanager
     def registered(

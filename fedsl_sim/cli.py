@@ -259,11 +259,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 f"{s['scheme']:>18}  accuracy {acc_text}  simulated {s['sim_time_s']:.4g} s  "
                 f"energy {s['energy_j']['total']:.4g} J"
             )
-        print(f"outputs: {out} (report: {out / 'report'})")
-    if len(summaries) < len(schemes):
+        report = f" (report: {out / 'report'})" if summaries else ""
+        print(f"outputs: {out}{report}")
+    n_schemes = len(dict.fromkeys(schemes))
+    if len(summaries) < n_schemes:
         print(
-            f"error: {len(schemes) - len(summaries)} of {len(schemes)} schemes failed; see "
-            f"{Path(out) / 'runs'}/*.error.txt (the same command resumes)",
+            f"error: {n_schemes - len(summaries)} of {n_schemes} schemes failed; see "
+            f"{Path(out) / 'runs'}/*.error.txt; the same command with --out {out} resumes",
             file=sys.stderr,
         )
         return EXIT_FAILURE

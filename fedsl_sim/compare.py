@@ -51,16 +51,43 @@ def scheme_scenarios(
     return out
 
 
+def _flatten(prefix: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(f"{prefix}.{k}", v))
+        return out
+    return {prefix: value}
+
+
+def _cases(schemes: Sequence[str], overrides: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each scheme's overrides on top of the user's (the scheme's win, as when applied after
+    them). A user mapping that some scheme's keys reach into is spread into dotted keys for
+    every case (a sweep's cases must name the same fields the same way)."""
+    own = [scheme_case(s) for s in schemes]
+    reached = {k for case in own for k in case}
+    user: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and any(k.startswith(key + ".") for k in reached):
+            user.update(_flatten(key, value))
+        else:
+            user[key] = value
+    return [{**{k: v for k, v in user.items() if k not in case}, **case} for case in own]
+
+
 def compare_sweep(
     path: str | Path, schemes: Sequence[str], overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The sweep of a comparison: the scenario as base, one case per scheme."""
+    """The sweep of a comparison: the scenario as base, one case per scheme with the user's
+    overrides (a ``seed`` override becomes the sweep's seed)."""
+    ov = dict(overrides or {})
+    seed = ov.pop("seed", None)
     spec: dict[str, Any] = {
         "base": str(Path(path).resolve()),
-        "cases": [scheme_case(s) for s in schemes],
+        "cases": _cases(schemes, ov),
     }
-    if overrides:
-        spec["set"] = dict(overrides)
+    if seed is not None:
+        spec["seeds"] = [seed]
     return spec
 
 
@@ -74,6 +101,7 @@ def compare(
 ) -> tuple[Path, list[dict[str, Any]]]:
     """Run every scheme (``workers`` at a time) and report them; returns the comparison
     directory and one summary per scheme that finished (in ``schemes`` order)."""
+    schemes = list(dict.fromkeys(schemes))  # each once, in the order given
     scenarios = scheme_scenarios(path, schemes, overrides)
     name = next(iter(scenarios.values())).name
     final = (
@@ -81,7 +109,7 @@ def compare(
         if out_dir is not None
         else (Path("results") / name / f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
     )
-    spec = {"name": f"compare-{name}", **compare_sweep(path, schemes, overrides)}
+    spec = {"name": f"compare-{name}"[:100], **compare_sweep(path, schemes, overrides)}
     with tempfile.TemporaryDirectory() as tmp:
         sweep_file = Path(tmp) / f"compare-{name}.yaml"
         sweep_file.write_text(yaml.safe_dump(spec, sort_keys=False))

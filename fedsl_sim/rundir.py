@@ -1,7 +1,7 @@
 """Output directories and files: claimed atomically, written atomically.
 
 Every command that writes results (run, sweep, report, compare, schema) goes through this
-module, with two commit protocols:
+module, with three commit protocols:
 
 * a whole directory is filled as a hidden sibling ``.<name>.partial-<pid>`` and renamed into
   place when complete (:func:`staged_dir`; a previous one is swapped out in one step when it

@@ -122,6 +122,10 @@ def test_compare_runs_every_scheme_on_the_same_federation(tmp_path):
             "fl,sfl_v2,lightweight_fedsl",
             "--set",
             "stop.max_rounds=2",
+            "--set",
+            "seed=3",
+            "--set",
+            "compression.pruning={rate: 0.2, scope: layer}",
             "--out",
             str(out),
             "--quiet",
@@ -150,6 +154,13 @@ def test_compare_runs_every_scheme_on_the_same_federation(tmp_path):
     light = yaml.safe_load((runs["lightweight_fedsl"] / "scenario.yaml").read_text())
     assert fl["compression"]["quantization"]["bits"] == 32
     assert light["compression"]["quantization"]["bits"] == 8
+    # the user's overrides reach every scheme; a baseline's own keys win where they meet
+    assert fl["seed"] == light["seed"] == 3
+    assert (
+        fl["compression"]["pruning"]["rate"] == 0
+        and fl["compression"]["pruning"]["scope"] == "layer"
+    )
+    assert light["compression"]["pruning"] == {**light["compression"]["pruning"], "rate": 0.2}
     # the same command again finds every run done and runs nothing
     again = subprocess.run(proc.args, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and list(csv.DictReader((out / "compare.csv").open())) == rows

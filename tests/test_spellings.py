@@ -107,3 +107,11 @@ def test_the_command_line_prints_deprecations_as_plain_warnings(tmp_path, capsys
     err = capsys.readouterr().err
     assert f"warning: {f}: network.fading.model is deprecated; write network.fading.kind" in err
     assert "ScenarioDeprecationWarning" not in err
+
+
+def test_overrides_never_change_the_callers_values():
+    section = {"rate": 0.2, "scope": "layer"}
+    ov = {"compression.pruning": section, "compression.pruning.rate": 0.0}
+    merged = apply_overrides(TINY, ov, "s.yaml")
+    assert merged["compression"]["pruning"] == {"rate": 0.0, "scope": "layer"}
+    assert section == {"rate": 0.2, "scope": "layer"}  # the caller's mapping is untouched

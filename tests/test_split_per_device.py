@@ -234,3 +234,26 @@ def test_the_schemes_own_rules_are_checked_when_built(overrides, field, message)
     assert info.value.path == field and message in info.value.message
     with pytest.raises(ScenarioError, match=message):
         Simulation.build(sc)
+
+
+@pytest.mark.parametrize(
+    ("compression", "field"),
+    [
+        ({"dropout": {"rate": 0.2}}, "compression.dropout.rate"),
+        (
+            {"quantization": {"bits": 8, "targets": ["split_gradient"]}},
+            "compression.quantization.targets",
+        ),
+        (
+            {"pipelines": {"split_gradient": [{"kind": "keep_entries"}, {"kind": "float32"}]}},
+            "compression.pipelines.split_gradient",
+        ),
+    ],
+)
+def test_fl_has_no_split_layer_messages(compression, field):
+    from fedsl_sim.build import check_scenario
+
+    sc = make_scenario(scheme="fl", compression=compression)
+    with pytest.raises(ScenarioError) as info:
+        check_scenario(sc, "test")
+    assert info.value.path == field and "no split layer" in info.value.message

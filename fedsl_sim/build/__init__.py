@@ -13,6 +13,7 @@ from fedsl_sim.build.learning import (
     build_dataset,
     build_driver,
     build_scheme,
+    check_codecs,
     check_model,
     check_scheme,
     optimizer_spec,
@@ -53,6 +54,7 @@ __all__ = [
     "build_round_control",
     "build_scheme",
     "build_world",
+    "check_codecs",
     "check_model",
     "check_scenario",
     "check_scheme",
@@ -76,4 +78,5 @@ def check_scenario(scenario: Scenario, source: str = "scenario") -> Scenario:
     and the field."""
     check_scheme(scenario, source)
     check_model(scenario, source)
+    check_codecs(scenario, source)
     return scenario

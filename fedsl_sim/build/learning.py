@@ -185,16 +185,40 @@ def build_driver(scenario: Scenario, scheme: Scheme, world: World) -> RoundDrive
 def check_scheme(scenario: Scenario, source: str = "scenario") -> None:
     """The rules of the scenario's scheme (its :class:`SchemeShape`): per-device split
     layers, a round deadline and compression only where the scheme has them."""
-    shape: SchemeShape = getattr(SCHEMES.resolve(scenario.scheme), "shape", SchemeShape())
+    try:
+        scheme_class = SCHEMES.resolve(scenario.scheme)
+    except KeyError as exc:  # unregistered since the scenario was validated
+        raise ScenarioError(source, str(exc.args[0]), path="scheme") from None
+    shape: SchemeShape = getattr(scheme_class, "shape", SchemeShape())
+    comp = scenario.compression
+    coded = []
+    split_targets = set(comp.quantization.targets) - {"model_upload"}
+    if comp.quantization.bits < 32 and split_targets:
+        coded.append("compression.quantization.targets")
+    coded += [
+        f"compression.pipelines.{m}"
+        for m in ("activations", "split_gradient")
+        if getattr(comp.pipelines, m) is not None
+    ]
     broken = shape.rule_violations(
         scenario.scheme,
         split_layer_values(scenario.learning.split_layer),
         scenario.rounds.deadline_s,
-        not scenario.compression.is_off,
+        not comp.is_off,
+        dropout_rate=comp.dropout.rate,
+        split_messages_coded=coded,
     )
     if broken:
         path, message = broken[0]
         raise ScenarioError(source, message, path=path)
+
+
+def check_codecs(scenario: Scenario, source: str = "scenario") -> None:
+    """The message codecs can be built (e.g. a ``norm`` quantizer needs 2 bits)."""
+    try:
+        message_codecs(scenario)
+    except (ValueError, TypeError) as exc:
+        raise ScenarioError(source, str(exc), path="compression") from None
 
 
 def check_model(scenario: Scenario, source: str = "scenario") -> None:

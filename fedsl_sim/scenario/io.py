@@ -225,8 +225,15 @@ def apply_overrides(
     import copy
 
     out = upgrade_spellings(copy.deepcopy(data), source)
-    for dotted, value in overrides.items():
-        dotted = _upgrade_key(dotted, source)
+    upgraded: dict[str, Any] = {}
+    for given, value in overrides.items():
+        dotted = _upgrade_key(given, source)
+        if dotted in upgraded:
+            raise ScenarioError(
+                source, f"expected {dotted} once, got it twice (also as {given})", path=dotted
+            )
+        upgraded[dotted] = value
+    for dotted, value in upgraded.items():
         parts = dotted.split(".")
         if any(not p for p in parts):
             raise ScenarioError(source, f"malformed override key {dotted!r}")
@@ -243,7 +250,7 @@ def apply_overrides(
                     path=dotted,
                 )
             node = nxt
-        node[parts[-1]] = value
+        node[parts[-1]] = copy.deepcopy(value)  # never the caller's own object
     return out
 
 

@@ -306,6 +306,9 @@ class CodecParams(_Model):
     wraps the next one (every stage but the list's last); the last is a terminal codec."""
 
     wraps: ClassVar[bool] = False
+    #: the message kinds the stage can code (delta coding needs the receiver's copy: only
+    #: the model upload has one)
+    messages: ClassVar[tuple[str, ...]] = ("activations", "split_gradient", "model_upload")
 
     def codec_params(self, quantization: QuantizationConfig) -> dict[str, Any]:
         """The keyword arguments of the registered codec: by default the stage's fields."""
@@ -344,6 +347,7 @@ class DeltaCodec(CodecParams):
 
     kind: Literal["delta"]
     wraps: ClassVar[bool] = True
+    messages: ClassVar[tuple[str, ...]] = ("model_upload",)
 
 
 class PrunedCodec(CodecParams):
@@ -372,6 +376,13 @@ class PipelinesConfig(_Model):
             if not stages:
                 raise _FieldError((message,), "expected at least one codec, got none")
             for i, stage in enumerate(stages):
+                if message not in type(stage).messages:
+                    raise _FieldError(
+                        (message, i),
+                        f"expected a codec for {message} messages, got "
+                        f"{getattr(stage, 'kind', '?')!r} (it codes only "
+                        f"{', '.join(type(stage).messages)})",
+                    )
                 last = i == len(stages) - 1
                 if type(stage).wraps == last:
                     wanted = (

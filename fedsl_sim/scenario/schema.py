@@ -190,24 +190,6 @@ class Scenario(_Model):
                 )
         return self
 
-    @model_validator(mode="after")
-    def _fl_has_no_split(self) -> Scenario:
-        comp = self.compression
-        if self.scheme == "fl":
-            if comp.dropout.rate > 0:
-                raise _FieldError(
-                    ("compression", "dropout", "rate"),
-                    f"expected 0 for scheme 'fl' (no split layer), got {comp.dropout.rate}",
-                )
-            split_targets = set(comp.quantization.targets) - {"model_upload"}
-            if comp.quantization.bits < 32 and split_targets:
-                raise _FieldError(
-                    ("compression", "quantization", "targets"),
-                    "expected only model_upload for scheme 'fl' (no split layer), got "
-                    f"{sorted(split_targets)}",
-                )
-        return self
-
     def to_yaml(self) -> str:
         """The resolved scenario (defaults filled in) as YAML."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -10,6 +10,7 @@ package. The field is rebuilt in place (same classes, so ``isinstance`` holds ev
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, Union
 
@@ -24,8 +25,15 @@ def registry_union(registry: Registry[Any], key: str) -> Any:
     models = []
     for name in registry.names():
         params = registry.params(name)
-        if params is not None:
-            models.append(params)
+        if params is None:
+            continue
+        field = getattr(params, "model_fields", {}).get(key)
+        if field is None or typing.get_args(field.annotation) != (name,):
+            raise ValueError(
+                f"the parameter model of {registry.kind} {name!r} must be a pydantic model "
+                f"with {key}: Literal[{name!r}]"
+            )
+        models.append(params)
     if not models:
         raise ValueError(f"no {registry.kind} declares a parameter model")
     if len(models) == 1:  # a discriminated union needs two members

@@ -53,11 +53,31 @@ class SchemeShape:
         split_layers: Sequence[int],
         deadline_s: float | None,
         compression_on: bool,
+        dropout_rate: float = 0.0,
+        split_messages_coded: Sequence[str] = (),
     ) -> list[tuple[str, str]]:
         """The scheme's rules a scenario breaks, as ``(dotted field, message)``: per-device
         split layers need a split, parallel scheme; a round deadline needs parallel devices;
-        compression needs a scheme that compresses."""
+        compression needs a scheme that compresses; activation dropout and codecs of the
+        split-layer messages (``split_messages_coded``: the dotted fields that code them)
+        need a split."""
         out = []
+        if not self.split and dropout_rate > 0:
+            out.append(
+                (
+                    "compression.dropout.rate",
+                    f"expected 0 for scheme {name!r} (no split layer), got {dropout_rate}",
+                )
+            )
+        if not self.split and split_messages_coded:
+            out.append(
+                (
+                    split_messages_coded[0],
+                    f"expected no split-layer message coding for scheme {name!r} (no split "
+                    "layer; only the model upload), got "
+                    f"{', '.join(split_messages_coded)}",
+                )
+            )
         if len(set(split_layers)) > 1 and (not self.split or self.sequential):
             why = (
                 f"{name} trains the whole model on every device"

@@ -446,7 +446,7 @@ class RadioChannel:
         self._components[c] = {
             "serving": serving,
             "distance_m": served(chunk.dist),
-            **{k: served(comp[k]) for k in ("los", "pathloss_db", "shadowing_db", "fading_power")},
+            **{k: served(v) for k, v in comp.items()},  # path loss, shadowing, fading, ...
         }
         if self._interference is not None:
             self._components[c]["dl_interference_gain"] = self._interference.load * dl_site_gains(

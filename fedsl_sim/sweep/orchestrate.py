@@ -16,6 +16,7 @@ import yaml
 from fedsl_sim.report.writers import summary_metrics
 from fedsl_sim.rundir import release_claim, take_claim, write_atomic
 from fedsl_sim.scenario import (
+    ScenarioDeprecationWarning,
     ScenarioError,
     validate_scenario,
 )
@@ -81,9 +82,11 @@ def _finished_summary(run: SweepRun, run_dir: Path, out: Path) -> dict[str, Any]
         warnings.warn(f"{summary_path} is unreadable ({exc}): the run is done again", stacklevel=2)
         return None
     try:
-        earlier = validate_scenario(
-            yaml.safe_load((run_dir / "scenario.yaml").read_text()), str(run_dir)
-        )
+        with warnings.catch_warnings():  # an older run's spellings: not the user's to fix
+            warnings.simplefilter("ignore", ScenarioDeprecationWarning)
+            earlier = validate_scenario(
+                yaml.safe_load((run_dir / "scenario.yaml").read_text()), str(run_dir)
+            )
     except (OSError, UnicodeDecodeError, yaml.YAMLError, ScenarioError):
         earlier = None
     if earlier != run.scenario:

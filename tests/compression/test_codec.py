@@ -185,3 +185,21 @@ def test_explicit_pipelines_are_checked_and_count_as_compression():
     )
     with pytest.raises(ScenarioError, match="compression off for scheme 'fedsl'"):
         check_scenario(sc, "test")
+
+
+def test_pipelines_that_cannot_work_are_refused_before_a_run():
+    from simtools import make_scenario
+
+    from fedsl_sim.build import check_scenario
+    from fedsl_sim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="it codes only model_upload"):
+        make_scenario(
+            compression={
+                "pipelines": {"activations": [{"kind": "delta"}, {"kind": "quantize", "bits": 8}]}
+            }
+        )
+    norm = {"model_upload": [{"kind": "quantize", "bits": 1, "scale": "norm"}]}
+    sc = make_scenario(compression={"pipelines": norm})  # the schema cannot know: build does
+    with pytest.raises(ScenarioError, match="compression"):
+        check_scenario(sc, "test")
