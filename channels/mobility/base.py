@@ -379,6 +379,13 @@ class _Track:
         self.k = 1
 
     @property
+    def generator(self) -> np.random.Generator:
+        """The track's own random stream (a growable track has one; a fixed one does not)."""
+        if self.rng is None:
+            raise RuntimeError("this track is fixed: it has no random stream to grow from")
+        return self.rng
+
+    @property
     def end_s(self) -> float:
         return float(self.t[self.k - 1])
 

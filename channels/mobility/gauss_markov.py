@@ -153,8 +153,7 @@ class GaussMarkov(_PathModel):
 
     def _grow(self, track: _Track) -> None:
         st: _GaussMarkovState = track.state
-        rng = track.rng
-        assert rng is not None
+        rng = track.generator
         a = self.alpha
         innovation = math.sqrt(max(1.0 - a * a, 0.0))
         reflect_mean = self.border == "reflect"

@@ -114,8 +114,7 @@ class ManhattanGrid(_PathModel):
 
     def _grow(self, track: _Track) -> None:
         st: _GridState = track.state
-        rng = track.rng
-        assert rng is not None
+        rng = track.generator
         nx, ny = self.n_blocks
         p_straight, p_left, p_right = self.turn_probs
         t = track.end_s

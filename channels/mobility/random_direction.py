@@ -101,8 +101,7 @@ class RandomDirection(_PathModel):
 
     def _grow(self, track: _Track) -> None:
         st: _DirectionState = track.state
-        rng = track.rng
-        assert rng is not None
+        rng = track.generator
         lo, hi = self.speed_range_mps
         region = self._region
         x, y, t = st.x, st.y, track.end_s
