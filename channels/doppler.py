@@ -73,7 +73,6 @@ from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
 
 from channels import _validate
 from channels.units import SPEED_OF_LIGHT_MPS
@@ -510,6 +509,8 @@ class NakagamiProcess(CorrelatedFading):
     def _transform(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
         if self.m == 1.0:
             return p
+        from scipy import special  # imported when used: scipy takes ~0.3 s to import
+
         # Exp(1) CDF then Gamma(m, 1/m) quantile; the lower form is accurate for small
         # powers (deep fades), the upper (complementary) form for large ones.
         tail = np.exp(-p)

@@ -14,7 +14,6 @@ from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, special, stats
 
 from channels import _validate
 from fedsl_registry import Registry
@@ -75,6 +74,8 @@ class FadingModel:
             return bandwidth_hz * math.log2(1 + snr_mean)
         if snr_mean <= 0:
             return 0.0
+        from scipy import integrate  # imported when used: scipy takes ~0.5 s to import
+
         value, _ = integrate.quad(
             lambda x: math.log2(1 + x * snr_mean) * pdf(x), 0, np.inf, limit=200
         )
@@ -146,6 +147,8 @@ class Rayleigh(FadingModel):
     process_name = "rayleigh"
 
     def power_pdf(self) -> Callable[[Any], Any]:
+        from scipy import stats
+
         return cast(Callable[[Any], Any], stats.expon().pdf)
 
     def ergodic_rate_bps(self, bandwidth_hz: float, snr_mean: float) -> float:
@@ -154,6 +157,8 @@ class Rayleigh(FadingModel):
             return 0.0
         x = 1 / snr_mean
         if x < 700:
+            from scipy import special
+
             scaled = math.exp(x) * special.exp1(x)
         else:  # e^x E1(x) overflows as a product: its asymptotic series, exact to ~1e-11
             scaled = (1 - 1 / x + 2 / x**2 - 6 / x**3) / x
@@ -198,6 +203,8 @@ class Rician(FadingModel):
         return {"k_db": self.k_db}
 
     def power_pdf(self) -> Callable[[Any], Any]:
+        from scipy import stats
+
         k = self.k_linear
         # |h|² = X / (2 (K + 1)) with X ~ noncentral chi-square(2, 2K)
         return lambda x: 2 * (k + 1) * stats.ncx2(2, 2 * k).pdf(2 * (k + 1) * x)
@@ -215,6 +222,8 @@ class Rician(FadingModel):
         scaled = 2.0 * (k + 1.0) * np.asarray(x, dtype=np.float64)
         if k == 0.0:  # central chi-square with 2 dof = Exponential(1/2)
             return -np.expm1(-scaled / 2.0)
+        from scipy import stats
+
         return stats.ncx2.cdf(scaled, 2.0, 2.0 * k)
 
     def __repr__(self) -> str:
@@ -246,6 +255,8 @@ class Nakagami(FadingModel):
         return {"m": self.m}
 
     def power_pdf(self) -> Callable[[Any], Any]:
+        from scipy import stats
+
         return cast(Callable[[Any], Any], stats.gamma(self.m, scale=1 / self.m).pdf)
 
     def sample_power(
@@ -255,6 +266,8 @@ class Nakagami(FadingModel):
         return rng.gamma(self.m, 1.0 / self.m, size)
 
     def power_cdf(self, x: ArrayLike) -> Any:
+        from scipy import special
+
         return special.gammainc(self.m, self.m * np.asarray(x, dtype=np.float64))
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ of later registrations (:meth:`Registry.subscribe`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -33,6 +33,7 @@ class Registry(Generic[T]):
         self._entries: dict[str, Callable[..., T]] = {}
         self._params: dict[str, Any] = {}
         self._lazy: dict[str, tuple[str, Callable[..., T]]] = {}  # name -> (target, loader)
+        self._attributes: dict[str, Mapping[str, Any]] = {}  # a lazy entry's declared ones
         self._listeners: list[Callable[[], None]] = []
 
     def register(
@@ -58,10 +59,18 @@ class Registry(Generic[T]):
 
         return decorate
 
-    def register_lazy(self, name: str, target: str, params: Any = None) -> None:
+    def register_lazy(
+        self,
+        name: str,
+        target: str,
+        params: Any = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
         """Register the factory ``target`` (``"package.module:attribute"``, a name in code,
         never from input) under ``name`` without importing it: it is imported when the entry
-        is first used, so that listing or validating names never imports a heavy module."""
+        is first used, so that listing or validating names never imports a heavy module.
+        ``attributes`` declares what :meth:`attribute` answers for the entry before it is
+        imported (the values of the target's own attributes of those names)."""
         module, sep, attribute = target.partition(":")
         if not sep or not module or not attribute.isidentifier():
             raise ValueError(f"target must be 'package.module:attribute', got {target!r}")
@@ -71,6 +80,18 @@ class Registry(Generic[T]):
 
         self.register(name, params)(load)
         self._lazy[name] = (target, load)
+        if attributes:
+            self._attributes[name] = dict(attributes)
+
+    def attribute(self, name: str, attribute: str, default: Any = None) -> Any:
+        """Attribute ``attribute`` of entry ``name``'s factory (e.g. a scheme class's
+        ``shape``), ``default`` if it has none. A lazy entry not imported yet answers with
+        the value it declared (:meth:`register_lazy`'s ``attributes``) without importing it."""
+        self.get(name)
+        declared = self._attributes.get(name, {})
+        if name in self._lazy and attribute in declared:
+            return declared[attribute]
+        return getattr(self.resolve(name), attribute, default)
 
     def resolve(self, name: str) -> Callable[..., T]:
         """The factory of entry ``name`` itself (a lazy entry's target imported, once)."""
@@ -112,6 +133,7 @@ class Registry(Generic[T]):
         factory = self.get(name)
         params = self._params.pop(name, None)
         lazy = self._lazy.pop(name, None)
+        attributes = self._attributes.pop(name, None)
         del self._entries[name]
         try:
             self._notify()
@@ -121,6 +143,8 @@ class Registry(Generic[T]):
                 self._params[name] = params
             if lazy is not None:
                 self._lazy[name] = lazy
+            if attributes is not None:
+                self._attributes[name] = attributes
             self._notify()
             raise
 

@@ -61,7 +61,8 @@ from fedsl_sim.simulation import Simulation
 FORMAT = "fedsl-sim checkpoint"
 #: 2: the fidelity fixes changed the pickled layout (medium, world, recorder, schemes)
 #: 3: runtime classes built by fedsl_sim.build (no scenario in the world or the schemes)
-FORMAT_VERSION = 3
+#: 4: the medium keeps its transmissions' progress as arrays (execution.threads in scenarios)
+FORMAT_VERSION = 4
 MAGIC = b"fedsl-sim checkpoint\n"
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "latest.ckpt"

@@ -40,6 +40,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, default=None, help="replace the scenario's seed")
     run.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for torch (sets execution.threads; default the scenario's, 1: the "
+        "same outputs on every machine)",
+    )
+    run.add_argument(
         "--out",
         default=None,
         metavar="DIR",
@@ -179,6 +187,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     ("SCENARIO", args.scenario is not None),
                     ("--set", bool(args.overrides)),
                     ("--seed", args.seed is not None),
+                    ("--threads", args.threads is not None),
                     ("--out", args.out is not None),
                 )
                 if used
@@ -202,6 +211,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if args.trust_checkpoint:
                 raise ScenarioError("--trust-checkpoint", "expected only with --resume")
             overrides = dict(parse_override(o) for o in args.overrides)
+            if args.threads is not None:
+                overrides["execution.threads"] = args.threads
             sc = load_scenario(args.scenario, overrides=overrides, seed=args.seed)
             out = args.out
             claimed: list[Path] = []

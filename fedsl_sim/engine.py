@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,24 @@ def summarize(sim: Simulation, reason: str, wall_time_s: float) -> dict[str, Any
         "energy_j": rec.energy_totals(),
         "bits": {"uplink": int(rec.uplink_bits.sum()), "downlink": int(rec.downlink_bits.sum())},
         "wall_time_s": wall_time_s,
+        "threads": sc.execution.threads,
     }
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Set torch's intra-op CPU thread count to ``n`` for the block (a run's
+    ``execution.threads``), the caller's restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    if before != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def default_run_dir(scenario: Scenario, root: Path = Path("results")) -> Path:
@@ -115,7 +133,23 @@ def run(
         iff it has ``summary.json``), and the checkpoint is deleted.
     on_run_dir : called with the run directory once it is claimed (a default name that was
         taken gets a suffix), e.g. to say where to resume from after an interruption.
+
+    torch uses ``scenario.execution.threads`` CPU threads during the run (the caller's count
+    is restored afterwards).
     """
+    with torch_threads(scenario.execution.threads):
+        return _run(scenario, out_dir, progress, plots, source, checkpoint_every, on_run_dir)
+
+
+def _run(
+    scenario: Scenario,
+    out_dir: str | Path | None,
+    progress: bool,
+    plots: bool,
+    source: str,
+    checkpoint_every: int | None,
+    on_run_dir: Callable[[Path], None] | None,
+) -> RunResult:
     final = Path(out_dir) if out_dir is not None else default_run_dir(scenario)
     check_out_dir(final)
     if checkpoint_every is not None:
@@ -291,34 +325,35 @@ def _continue(
 ) -> RunResult:
     """Run ``sim`` to its end in ``run_dir``, checkpointing every ``every`` rounds, then
     write the outputs (``summary.json`` last) and delete the checkpoint."""
-    t0 = time.perf_counter()
-    ckpt = checkpoint_path(run_dir)
-    data_sha = data_sha256 or dataset_sha256(sim.data.dataset)
+    with torch_threads(sim.scenario.execution.threads):
+        t0 = time.perf_counter()
+        ckpt = checkpoint_path(run_dir)
+        data_sha = data_sha256 or dataset_sha256(sim.data.dataset)
 
-    def wall_s() -> float:
-        return wall_before_s + (time.perf_counter() - t0)
+        def wall_s() -> float:
+            return wall_before_s + (time.perf_counter() - t0)
 
-    def on_round_end(s: Simulation) -> None:
-        if len(s.world.recorder.rounds) % every == 0:
-            save_checkpoint(
-                ckpt,
-                s,
-                checkpoint_every=every,
-                wall_time_s=wall_s(),
-                source=source,
-                data_sha256=data_sha,
-            )
+        def on_round_end(s: Simulation) -> None:
+            if len(s.world.recorder.rounds) % every == 0:
+                save_checkpoint(
+                    ckpt,
+                    s,
+                    checkpoint_every=every,
+                    wall_time_s=wall_s(),
+                    source=source,
+                    data_sha256=data_sha,
+                )
 
-    reason = sim.run_rounds(progress=progress, on_round_end=on_round_end)
-    summary = summarize(sim, reason, wall_s())
-    _write_outputs(run_dir, sim, summary, plots)
-    shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
-    return RunResult(
-        summary=summary,
-        out_dir=run_dir,
-        rounds=sim.world.recorder.rounds,
-        recorder=sim.world.recorder,
-    )
+        reason = sim.run_rounds(progress=progress, on_round_end=on_round_end)
+        summary = summarize(sim, reason, wall_s())
+        _write_outputs(run_dir, sim, summary, plots)
+        shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
+        return RunResult(
+            summary=summary,
+            out_dir=run_dir,
+            rounds=sim.world.recorder.rounds,
+            recorder=sim.world.recorder,
+        )
 
 
 def _write_outputs(run_dir: Path, sim: Simulation, summary: dict[str, Any], plots: bool) -> None:

@@ -7,9 +7,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 import simpy
 
@@ -34,7 +33,10 @@ from fedsl_sim.scenario import (
 from fedsl_sim.sim.channel import RadioChannel, ring_interference
 from fedsl_sim.sim.medium import Medium
 from fedsl_sim.sim.streams import Streams
-from fedsl_sim.sim.topology import SERVER, cell_node
+from fedsl_sim.sim.topology import SERVER, backhaul_paths, cell_node
+
+if TYPE_CHECKING:  # networkx is imported where a graph is built (it takes ~0.2 s)
+    import networkx as nx
 
 #: shadowing of the path-loss models without a standard's own (log-distance, free space, ...)
 DEFAULT_SHADOWING_STD_DB = 8.0
@@ -216,6 +218,8 @@ def build_backhaul(net: NetworkConfig, source: str = "scenario") -> nx.Graph:
     explicit ``network.backhaul``, cell 0 is co-located with the server (no backhaul) and
     every other cell has a direct link to the server with the defaults of
     :class:`~fedsl_sim.scenario.BackhaulLink`."""
+    import networkx as nx
+
     g = nx.Graph()
     g.add_node(SERVER)
     g.add_nodes_from(cell_node(i) for i in range(net.n_cells))
@@ -237,3 +241,12 @@ def build_backhaul(net: NetworkConfig, source: str = "scenario") -> nx.Graph:
                 path="network.backhaul",
             )
     return g
+
+
+def backhaul_hops(net: NetworkConfig, source: str = "scenario") -> list[list[tuple[float, float]]]:
+    """Per cell, the (latency_s, capacity_bps) hops of its shortest backhaul path to the
+    server (:func:`build_backhaul`'s graph). One cell without an explicit backhaul is
+    co-located with the server: no hop of any cost (no graph is built)."""
+    if net.n_cells == 1 and net.backhaul is None:
+        return [[(0.0, math.inf)]]
+    return backhaul_paths(build_backhaul(net, source), net.n_cells)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import simpy
 
-from fedsl_sim.build.radio import build_backhaul, build_channel, build_medium
+from fedsl_sim.build.radio import backhaul_hops, build_channel, build_medium
 from fedsl_sim.errors import ScenarioError
 from fedsl_sim.scenario import (
     BernoulliAvailability,
@@ -25,7 +25,6 @@ from fedsl_sim.scenario import (
 from fedsl_sim.sim.channel import RadioChannel
 from fedsl_sim.sim.rounds import RoundControl
 from fedsl_sim.sim.streams import Streams
-from fedsl_sim.sim.topology import backhaul_paths
 from fedsl_sim.sim.world import World
 
 #: latest time an availability trace may name, s (about 32 years)
@@ -117,7 +116,7 @@ def build_world(scenario: Scenario, source: str = "scenario") -> World:
         channel=channel,
         medium=medium,
         rounds=build_round_control(scenario.rounds, n, streams, channel, source),
-        backhaul_paths=backhaul_paths(build_backhaul(net, source), net.n_cells),
+        backhaul_paths=backhaul_hops(net, source),
         server_workers=scenario.server.workers,
         server_flops_per_s=scenario.server.flops_per_s,
         cpu_hz=cpu_hz,

@@ -8,8 +8,7 @@ names below load their (torch) modules when first used, so that the codec regist
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fedsl_sim._lazy import lazy_getattr
 
 _WHERE = {
     "ActivationDropout": "dropout",
@@ -29,8 +28,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_getattr(__name__, _WHERE)

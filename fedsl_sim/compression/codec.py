@@ -23,10 +23,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # torch is imported where tensors are coded: checking a scenario's
+    # codecs (building them) does not need it
+    import torch
+    from torch import Tensor
 
 from fedsl_sim.compression.pruning import position_bits
 from fedsl_sim.compression.quantization import StochasticQuantizer
@@ -174,6 +176,8 @@ class KeepEntries(Stage):
         return Packet(inner, inner.bits, ("kept", (mask, x.dtype)))
 
     def decode(self, packet: Packet) -> Tensor:
+        import torch
+
         kind, extra = packet.info
         if kind == "whole":
             return packet.payload

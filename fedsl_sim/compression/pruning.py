@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
-from torch import Tensor, nn
+if TYPE_CHECKING:  # torch is imported where tensors are coded: checking a scenario's
+    # codecs (building them) does not need it
+    from torch import Tensor, nn
 
 from fedsl_registry import Registry
 
@@ -55,6 +56,8 @@ def n_pruned(rate: float, n: int) -> int:
 def prunable_parameters(module: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """``(qualified name, weight)`` of every ``nn.Conv2d`` / ``nn.Linear``, in
     ``module.named_modules()`` order (shared submodules once)."""
+    from torch import nn
+
     out: list[tuple[str, nn.Parameter]] = []
     for name, sub in module.named_modules():
         if isinstance(sub, (nn.Conv2d, nn.Linear)):
@@ -104,6 +107,8 @@ class MagnitudePruning(PruningMethod):
 
     @staticmethod
     def _mask_flat(magnitudes: Tensor, k: int) -> Tensor:
+        import torch
+
         keep = torch.ones(magnitudes.numel(), dtype=torch.bool, device=magnitudes.device)
         if k > 0:
             order = torch.sort(magnitudes, stable=True).indices
@@ -111,6 +116,8 @@ class MagnitudePruning(PruningMethod):
         return keep
 
     def compute_mask(self, weights: Sequence[Tensor], rate: float) -> list[Tensor]:
+        import torch
+
         rate = _check_rate(rate)
         if rate == 0.0 or not weights:
             return [torch.ones(w.shape, dtype=torch.bool, device=w.device) for w in weights]
@@ -268,6 +275,8 @@ class Pruner:
         Call after every optimizer step: momentum or weight decay would otherwise regrow
         them.
         """
+        import torch
+
         if self._masks is None:
             return
         with torch.no_grad():
@@ -282,6 +291,8 @@ class Pruner:
 
 
 def _pair_masks(params: Sequence[Tensor], masks: Sequence[Tensor]) -> list[tuple[Tensor, Tensor]]:
+    import torch
+
     if len(masks) != len(params):
         raise ValueError(
             f"masks must have one entry per prunable weight ({len(params)}), got {len(masks)}"

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # torch is imported where tensors are coded: checking a scenario's
+    # codecs (building them) does not need it
+    import torch
+    from torch import Tensor
 
 __all__ = ["QuantizedTensor", "StochasticQuantizer"]
 
@@ -83,6 +85,8 @@ class QuantizedTensor:
 
 def _f32_down(v: float) -> float:
     """Largest float32 value ``<= v`` (as a Python float, which holds it exactly)."""
+    import torch
+
     t = torch.tensor(v, dtype=torch.float32)
     if float(t) > v:
         t = torch.nextafter(t, torch.tensor(-math.inf, dtype=torch.float32))
@@ -91,6 +95,8 @@ def _f32_down(v: float) -> float:
 
 def _f32_up(v: float) -> float:
     """Smallest float32 value ``>= v``."""
+    import torch
+
     t = torch.tensor(v, dtype=torch.float32)
     if float(t) < v:
         t = torch.nextafter(t, torch.tensor(math.inf, dtype=torch.float32))
@@ -103,6 +109,8 @@ def _stochastic_round(u: Tensor, generator: torch.Generator) -> Tensor:
     ``u`` is float64 and non-negative; one uniform is drawn per entry, on the generator's
     device, so the stream does not depend on where ``u`` lives.
     """
+    import torch
+
     low = torch.floor(u)
     draws = torch.rand(u.shape, generator=generator, dtype=torch.float64, device=generator.device)
     return low + (draws.to(u.device) < (u - low)).to(torch.float64)
@@ -170,6 +178,8 @@ class StochasticQuantizer:
         return self.bits * n_elements + n_scales * SCALE_BITS
 
     def _level_dtype(self) -> torch.dtype:
+        import torch
+
         if self.bits <= 8:
             return torch.uint8 if self.scale == "range" else torch.int8
         return torch.int32
@@ -185,6 +195,8 @@ class StochasticQuantizer:
         ValueError
             If ``x`` is not floating point, or (when quantizing) not finite.
         """
+        import torch
+
         if not x.is_floating_point():
             raise ValueError(f"x must be a floating-point tensor, got dtype {x.dtype}")
         payload = self.payload_bits(x.numel())
@@ -211,6 +223,8 @@ class StochasticQuantizer:
         ``lo`` is rounded down, ``hi`` and the norm up to float32, so every entry lies on the
         grid's span and the top level is never clipped (clipping would bias).
         """
+        import torch
+
         if self.scale == "range":
             if v.numel() == 0:
                 return (0.0, 0.0)
@@ -227,6 +241,8 @@ class StochasticQuantizer:
         ``(v - lo) / step`` (range; entries equal to ``hi`` sit exactly on ``L``) or
         ``|v| / step`` (norm). None when the span is zero (exact encoding, no draws).
         """
+        import torch
+
         top = float(self.levels)
         if self.scale == "range":
             lo, hi = scale
@@ -245,6 +261,8 @@ class StochasticQuantizer:
         ``lo + level * (hi - lo) / L`` (range, with the top level mapped exactly to ``hi``),
         ``level * norm / s`` (norm), or ``q.levels`` itself (off).
         """
+        import torch
+
         if q.mode == "off":
             return q.levels
         lv = q.levels.to(torch.float64)
@@ -266,6 +284,8 @@ class StochasticQuantizer:
         return self.decode(q), q.payload_bits
 
     def _position_and_step(self, x: Tensor) -> tuple[Tensor | None, float]:
+        import torch
+
         v = x.detach().to(torch.float64)
         scale = self._scale_params(v)
         u = self._grid_position(v, scale)
@@ -281,6 +301,8 @@ class StochasticQuantizer:
         ``step**2 * sum_i f_i (1 - f_i)`` with ``f_i`` the fractional grid position of
         entry ``i``; ``step = (hi - lo) / L`` (range) or ``||x|| / s`` (norm); 0 when off.
         """
+        import torch
+
         if self.is_off:
             return 0.0
         u, step = self._position_and_step(x)

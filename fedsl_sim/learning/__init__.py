@@ -1,45 +1,41 @@
-"""Split-able models, per-layer cost profiles, datasets, partitioners and batch streams."""
+"""Split-able models, per-layer cost profiles, datasets, partitioners and batch streams.
 
-from fedsl_sim.learning.batches import BatchStream
-from fedsl_sim.learning.data import DATASETS, Dataset, load_dataset, stratified_split
-from fedsl_sim.learning.flops import LayerCost, backward_flops, forward_flops, profile_layers
-from fedsl_sim.learning.models import (
-    MODELS,
-    VGG,
-    ModelSpec,
-    SmallCNN,
-    build_layers,
-    check_split_layer,
-    init_parameters,
-    layer_count,
-    layer_names,
-    make_spec,
-)
-from fedsl_sim.learning.partition import PARTITIONS, dirichlet, iid, partition, shards
+The names below load their modules when first used: checking a scenario's model (its layer
+count, its input size, :mod:`fedsl_sim.learning.models`) does not import torch. The partition
+function is :func:`fedsl_sim.learning.partition.partition` (its module has the same name).
+"""
 
-__all__ = [
-    "DATASETS",
-    "MODELS",
-    "PARTITIONS",
-    "VGG",
-    "BatchStream",
-    "Dataset",
-    "LayerCost",
-    "ModelSpec",
-    "SmallCNN",
-    "backward_flops",
-    "build_layers",
-    "check_split_layer",
-    "dirichlet",
-    "forward_flops",
-    "iid",
-    "init_parameters",
-    "layer_count",
-    "layer_names",
-    "load_dataset",
-    "make_spec",
-    "partition",
-    "profile_layers",
-    "shards",
-    "stratified_split",
-]
+from __future__ import annotations
+
+from fedsl_sim._lazy import lazy_getattr
+
+_WHERE = {
+    "BatchStream": "batches",
+    "DATASETS": "data",
+    "Dataset": "data",
+    "load_dataset": "data",
+    "stratified_split": "data",
+    "LayerCost": "flops",
+    "backward_flops": "flops",
+    "forward_flops": "flops",
+    "profile_layers": "flops",
+    "MODELS": "models",
+    "VGG": "models",
+    "ModelSpec": "models",
+    "SmallCNN": "models",
+    "build_layers": "models",
+    "check_split_layer": "models",
+    "init_parameters": "models",
+    "layer_count": "models",
+    "layer_names": "models",
+    "make_spec": "models",
+    "PARTITIONS": "partition",
+    "dirichlet": "partition",
+    "iid": "partition",
+    "shards": "partition",
+}
+
+__all__ = sorted(_WHERE)
+
+
+__getattr__ = lazy_getattr(__name__, _WHERE)

@@ -19,12 +19,13 @@ import inspect
 import math
 import numbers
 from abc import ABC, abstractmethod
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from fedsl_registry import Registry
+
+if TYPE_CHECKING:  # torch is imported when a model is built: checking a scenario's model
+    import torch  # (its layer count, its input size) does not need it
+    from torch import nn
 
 __all__ = [
     "MODELS",
@@ -67,9 +68,24 @@ MODELS: Registry[ModelSpec] = Registry("model")
 
 
 def _make(module_cls: type[nn.Module], *args: Any, **kwargs: Any) -> nn.Module:
-    # skip_init builds on the meta device and allocates uninitialised storage: no draw from
-    # torch's global RNG, so building a model never disturbs anything else in the process.
-    return torch.nn.utils.skip_init(module_cls, *args, dtype=torch.float32, **kwargs)
+    """``module_cls(*args, **kwargs)`` with uninitialised float32 storage: built on the meta
+    device (no draw from torch's global RNG, so building a model never disturbs anything else
+    in the process), then each parameter and buffer given fresh CPU storage of its shape
+    (what ``torch.nn.utils.skip_init`` does, without its ``to_empty`` path, which imports
+    sympy on first use: ~0.5 s of start-up)."""
+    import torch
+    from torch import nn
+
+    module = module_cls(*args, device="meta", dtype=torch.float32, **kwargs)
+    for sub in module.modules():
+        for name, p in sub._parameters.items():
+            if p is not None:
+                fresh = torch.empty(p.shape, dtype=p.dtype)
+                sub._parameters[name] = nn.Parameter(fresh, requires_grad=p.requires_grad)
+        for name, b in sub._buffers.items():
+            if b is not None:
+                sub._buffers[name] = torch.empty(b.shape, dtype=b.dtype)
+    return module
 
 
 def init_parameters(module: nn.Module, generator: torch.Generator) -> None:
@@ -79,6 +95,9 @@ def init_parameters(module: nn.Module, generator: torch.Generator) -> None:
     ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``; BatchNorm2d gets weight 1, bias 0 and reset
     running statistics. Modules are visited in ``module.modules()`` order.
     """
+    import torch
+    from torch import nn
+
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -133,6 +152,8 @@ class SmallCNN(ModelSpec):
     def build(
         self, in_shape: tuple[int, int, int], num_classes: int, generator: torch.Generator
     ) -> list[nn.Sequential]:
+        from torch import nn
+
         c, h, w = _check_in_shape(in_shape, min_hw=self.min_input_hw)
         num_classes = _check_num_classes(num_classes)
         flat = 64 * (h // 2 // 2) * (w // 2 // 2)
@@ -199,6 +220,8 @@ class VGG(ModelSpec):
     def build(
         self, in_shape: tuple[int, int, int], num_classes: int, generator: torch.Generator
     ) -> list[nn.Sequential]:
+        from torch import nn
+
         c, h, w = _check_in_shape(in_shape, min_hw=self.min_input_hw)
         num_classes = _check_num_classes(num_classes)
         blocks: list[list[nn.Module]] = []

@@ -146,6 +146,7 @@ from fedsl_sim.scenario.schema import (  # noqa: F401
     AvailabilityConfig,
     BernoulliAvailability,
     BestChannelParticipation,
+    ExecutionConfig,
     ParticipationConfig,
     RandomParticipation,
     RoundsConfig,

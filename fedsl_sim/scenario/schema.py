@@ -122,6 +122,17 @@ class AggregationConfig(_Model):
     downlink: Literal["broadcast", "unicast"] = "broadcast"
 
 
+class ExecutionConfig(_Model):
+    """How the run is executed on this computer (not what is simulated). ``threads``: the
+    CPU threads torch's kernels use during the run. Results depend on it in their last digits
+    (a kernel sums in a thread-count dependent order), so it is part of the scenario and fixed
+    by default (1): the same scenario gives byte-identical outputs on any machine. More
+    threads speed up large models (VGG) on a many-core CPU; ``fedsl-sim run --threads N``
+    sets it. A sweep's or compare's worker processes use their runs' setting."""
+
+    threads: Annotated[int, Field(ge=1, le=1024)] = 1
+
+
 # --------------------------------------------------------------------------- scenario
 class Scenario(_Model):
     """A complete, validated, frozen scenario."""
@@ -137,6 +148,7 @@ class Scenario(_Model):
     network: NetworkConfig = NetworkConfig()
     rounds: RoundsConfig = RoundsConfig()
     aggregation: AggregationConfig = AggregationConfig()
+    execution: ExecutionConfig = ExecutionConfig()
 
     @model_validator(mode="after")
     def _split_per_device(self) -> Scenario:

@@ -49,8 +49,9 @@ from fedsl_sim.learning.split import (
     resolve_device,
     server_gradients,
 )
-from fedsl_sim.schemes.base import RoundResult, Scheme, SchemeShape
+from fedsl_sim.schemes.base import RoundResult, Scheme
 from fedsl_sim.schemes.settings import SchemeSettings, SplitByDistance
+from fedsl_sim.schemes.shape import SHIPPED_SHAPES
 from fedsl_sim.sim.recorder import (
     AGGREGATION,
     CLIENT_BACKWARD,
@@ -74,7 +75,7 @@ class SplitFed(Scheme):
     """FedSL / lightweight FedSL (see module docstring); the other split schemes and FL are
     variants set by the class attributes and hooks below."""
 
-    shape = SchemeShape(split=True, server_copy_per_device=False, averaging="interval")
+    shape = SHIPPED_SHAPES["lightweight_fedsl"]
 
     def split_points(self, n_layers: int) -> list[int]:
         """Number of layers on each device (``learning.split_layer`` resolved per device)."""
@@ -553,7 +554,7 @@ class SplitFedV1(SplitFed):
     """SplitFed V1 (Thapa et al. 2022): parallel devices, one server-side model copy per
     device; client-side and server-side models both averaged every I rounds."""
 
-    shape = SchemeShape(split=True, server_copy_per_device=True, averaging="interval")
+    shape = SHIPPED_SHAPES["sfl_v1"]
 
 
 class SplitFedV2(SplitFed):
@@ -561,7 +562,7 @@ class SplitFedV2(SplitFed):
     in the order the server finishes the devices' requests; client-side models averaged
     every round."""
 
-    shape = SchemeShape(split=True, server_copy_per_device=False, averaging="every_round")
+    shape = SHIPPED_SHAPES["sfl_v2"]
 
 
 class VanillaSplitLearning(SplitFed):
@@ -571,7 +572,7 @@ class VanillaSplitLearning(SplitFed):
     (timed transmissions of its payload; the optimizer state travels with it, for free). The
     server-side model is shared. No averaging."""
 
-    shape = SchemeShape(split=True, averaging="never", sequential=True)
+    shape = SHIPPED_SHAPES["sl"]
 
     def __init__(self, settings: SchemeSettings, world: World, data: FederatedData) -> None:
         super().__init__(settings, world, data)
@@ -621,7 +622,7 @@ class FedAvgScheme(SplitFed):
     as timed transmissions (pruning and model-upload quantization apply as for the client-side
     model of the split schemes)."""
 
-    shape = SchemeShape(split=False, averaging="interval")
+    shape = SHIPPED_SHAPES["fl"]
 
     def split_points(self, n_layers: int) -> list[int]:
         return [n_layers] * self.world.n_devices  # everything on the device; no server part
@@ -643,4 +644,4 @@ class FedSL(SplitFed):
     """FedSL (Ni et al.): lightweight FedSL's scheme with pruning, quantization and dropout
     off, by definition (a scenario that compresses is refused)."""
 
-    shape = SchemeShape(split=True, averaging="interval", compresses=False)
+    shape = SHIPPED_SHAPES["fedsl"]

@@ -92,22 +92,11 @@ class TxResult:
     outage_s: float = 0.0  # time paused in outage (wait) or spent in failed blocks (harq/drop)
 
 
-#: what a transmission has done so far (kept when a receiver leaves a multicast)
-_PROGRESS = (
-    "remaining",
-    "on_air",
-    "outage",
-    "snr_integral",
-    "failures",
-    "chase_snr",
-    "idle_since",
-)
-
-
 class _Tx:
-    """One transmission: to one device, or (multicast, downlink) to several of one cell."""
+    """One transmission: to one device, or (multicast, downlink) to several of one cell. Its
+    progress (bits left, time on air, ...) is a row of the medium's :class:`_Table`."""
 
-    __slots__ = ("devices", "events", "uplink", "bits", "t_start", *_PROGRESS)
+    __slots__ = ("devices", "events", "uplink", "bits", "t_start", "idle_since")
 
     def __init__(
         self, devices: list[int], uplink: bool, bits: int, events: list[simpy.Event], now: float
@@ -116,23 +105,126 @@ class _Tx:
         self.events = events
         self.uplink = uplink
         self.bits = bits
-        self.remaining = float(bits)
         self.t_start = now
-        self.on_air = 0.0
-        self.outage = 0.0
-        self.snr_integral = 0.0
-        self.failures = 0  # blocks lost so far (harq/drop)
-        self.chase_snr = 0.0  # SNR combined from the failed blocks since the last success
         self.idle_since: float | None = None  # since when it has sent nothing (wait)
 
-    def split_off(self, member: int) -> _Tx:
-        """A copy for receiver ``member`` alone (it leaves a multicast), its progress kept."""
-        i = self.devices.index(member)
-        tx = _Tx([member], self.uplink, self.bits, [self.events[i]], self.t_start)
-        for name in _PROGRESS:
-            setattr(tx, name, getattr(self, name))
-        del self.devices[i], self.events[i]
-        return tx
+
+class _Table:
+    """The active transmissions in order of start, and their progress as arrays (one entry
+    per transmission, in the same order): a struct of arrays, so that bringing every
+    transmission up to date is one vector operation per quantity.
+
+    ``remaining`` bits still to send, ``on_air`` s spent radiating, ``outage`` s paused or in
+    failed blocks, ``snr_integral`` (linear SNR x s), ``failures`` blocks lost so far
+    (harq/drop), ``chase_snr`` the SNR combined from the failed blocks since the last success;
+    ``uplink``, ``weight`` (bits, for proportional shares) and ``lead`` (the first device)."""
+
+    FLOATS = ("remaining", "on_air", "outage", "snr_integral", "chase_snr")
+
+    def __init__(self) -> None:
+        self.txs: list[_Tx] = []
+        self.remaining = np.zeros(0)
+        self.on_air = np.zeros(0)
+        self.outage = np.zeros(0)
+        self.snr_integral = np.zeros(0)
+        self.chase_snr = np.zeros(0)
+        self.failures = np.zeros(0, dtype=np.int64)
+        self.uplink = np.zeros(0, dtype=bool)
+        self.weight = np.zeros(0)
+        self.lead = np.zeros(0, dtype=np.intp)
+        self.multicasts = 0  # transmissions with more than one receiver
+        self._members: tuple[np.ndarray, np.ndarray | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.txs)
+
+    def index(self, tx: _Tx) -> int:
+        return next(i for i, t in enumerate(self.txs) if t is tx)
+
+    def progress(self, i: int) -> tuple[float, float, float, float, int, float]:
+        return (
+            float(self.remaining[i]),
+            float(self.on_air[i]),
+            float(self.outage[i]),
+            float(self.snr_integral[i]),
+            int(self.failures[i]),
+            float(self.chase_snr[i]),
+        )
+
+    def append(
+        self, tx: _Tx, progress: tuple[float, float, float, float, int, float] | None = None
+    ) -> None:
+        """Add ``tx`` last, fresh or with the progress of the transmission it leaves."""
+        rem, air, out, snr, fail, chase = (
+            progress if progress is not None else (float(tx.bits), 0.0, 0.0, 0.0, 0, 0.0)
+        )
+        self.txs.append(tx)
+        self.remaining = np.append(self.remaining, rem)
+        self.on_air = np.append(self.on_air, air)
+        self.outage = np.append(self.outage, out)
+        self.snr_integral = np.append(self.snr_integral, snr)
+        self.failures = np.append(self.failures, np.int64(fail))
+        self.chase_snr = np.append(self.chase_snr, chase)
+        self.uplink = np.append(self.uplink, tx.uplink)
+        self.weight = np.append(self.weight, float(tx.bits))
+        self.lead = np.append(self.lead, np.intp(tx.devices[0]))
+        self.multicasts += len(tx.devices) > 1
+        self._members = None
+
+    def remove(self, txs: list[_Tx]) -> None:
+        """Remove the transmissions ``txs`` (the others keep their order)."""
+        if not txs:
+            return
+        gone = {id(t) for t in txs}
+        rows = [i for i, t in enumerate(self.txs) if id(t) in gone]
+        self.multicasts -= sum(len(self.txs[i].devices) > 1 for i in rows)
+        self.txs = [t for t in self.txs if id(t) not in gone]
+        for name in (*self.FLOATS, "failures", "uplink", "weight", "lead"):
+            setattr(self, name, np.delete(getattr(self, name), rows))
+        self._members = None
+
+    def split_off(self, tx: _Tx, member: int) -> _Tx:
+        """Receiver ``member`` leaves the multicast ``tx``: a transmission of its own (last),
+        with the progress of ``tx``."""
+        i = self.index(tx)
+        j = tx.devices.index(member)
+        alone = _Tx([member], tx.uplink, tx.bits, [tx.events[j]], tx.t_start)
+        alone.idle_since = tx.idle_since
+        was_multicast = len(tx.devices) > 1
+        del tx.devices[j], tx.events[j]
+        self.multicasts -= was_multicast and len(tx.devices) <= 1
+        if tx.devices:
+            self.lead[i] = tx.devices[0]
+        self.append(alone, self.progress(i))
+        return alone
+
+    def restart(self, tx: _Tx) -> None:
+        """``tx`` starts its message over (a handover under the ``restart`` rule)."""
+        i = self.index(tx)
+        self.remaining[i] = float(tx.bits)
+        self.failures[i] = 0
+        self.chase_snr[i] = 0.0
+
+    def members(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Every receiver (or sender) of the transmissions, flattened (M,), and the offsets
+        of each transmission's first one (None when every transmission has one)."""
+        if self._members is None:
+            if not self.multicasts:
+                self._members = (self.lead, None)
+            else:
+                sizes = [len(tx.devices) for tx in self.txs]
+                flat = np.fromiter(
+                    (k for tx in self.txs for k in tx.devices), np.intp, count=sum(sizes)
+                )
+                self._members = (flat, np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp))
+        return self._members
+
+    def owner(self) -> np.ndarray:
+        """The transmission (its position) of each member (M,)."""
+        m = len(self.txs)
+        if not self.multicasts:
+            return np.arange(m)
+        return np.repeat(np.arange(m), [len(tx.devices) for tx in self.txs])
 
 
 @dataclass
@@ -273,7 +365,7 @@ class Medium:
         self.segmented = channel.time_varying or (
             self.outage_rule.blind and snr_threshold_linear is not None
         )
-        self._txs: list[_Tx] = []
+        self._table = _Table()
         self._plan: _Plan | None = None
         self._block = 0
         self._token = 0
@@ -288,7 +380,7 @@ class Medium:
             event.succeed(TxResult(now, now, 0, 0.0, math.nan, math.nan))
             return event
         self._advance(now)
-        self._txs.append(_Tx([device], direction == UPLINK, int(bits), [event], now))
+        self._table.append(_Tx([device], direction == UPLINK, int(bits), [event], now))
         self._replan(now)
         return event
 
@@ -306,7 +398,7 @@ class Medium:
         cell = self._serving_now(np.asarray(devices, dtype=np.intp))
         for c in sorted(set(cell.tolist())):
             members = [k for k, ck in zip(devices, cell.tolist(), strict=True) if ck == c]
-            self._txs.append(_Tx(members, False, int(bits), [events[k] for k in members], now))
+            self._table.append(_Tx(members, False, int(bits), [events[k] for k in members], now))
         self._replan(now)
         return events
 
@@ -314,31 +406,33 @@ class Medium:
         """Abort the transmission (or a multicast's delivery to one receiver) behind ``event``
         now (its receiver or sender was cut off); returns what it had done
         (``delivered=False``), or None if it had already ended. The event never fires."""
-        tx = next((t for t in self._txs if any(e is event for e in t.events)), None)
+        table = self._table
+        tx = next((t for t in table.txs if any(e is event for e in t.events)), None)
         if tx is None:
             return None
         now = self.env.now
         self._advance(now)
         if len(tx.events) > 1:  # one receiver leaves a multicast; the others go on
             i = next(i for i, e in enumerate(tx.events) if e is event)
-            tx = tx.split_off(tx.devices[i])
-        else:
-            self._txs.remove(tx)
+            tx = table.split_off(tx, tx.devices[i])
+        result = self._result(tx, now, delivered=False)
+        table.remove([tx])
         self._replan(now)
-        return self._result(tx, now, delivered=False)
+        return result
 
     def _result(self, tx: _Tx, now: float, delivered: bool) -> TxResult:
+        _, on_air, outage, snr_integral, _, _ = self._table.progress(self._table.index(tx))
         duration = now - tx.t_start
-        mean_snr = tx.snr_integral / duration if duration > 0 else math.nan
+        mean_snr = snr_integral / duration if duration > 0 else math.nan
         return TxResult(
             t_start_s=tx.t_start,
             t_end_s=now,
             bits=tx.bits,
-            on_air_s=tx.on_air,
+            on_air_s=on_air,
             mean_rate_bps=tx.bits / duration if delivered and duration > 0 else math.nan,
             mean_snr_db=10.0 * math.log10(mean_snr) if mean_snr > 0 else -math.inf,
             delivered=delivered,
-            outage_s=min(tx.outage, duration),
+            outage_s=min(outage, duration),
         )
 
     # ------------------------------------------------------------------ internals
@@ -364,32 +458,19 @@ class Medium:
         snr_int = plan.cum_snr[k] + plan.snr[k] * tail
         # blocks lost so far: those of the segments that ended by now
         ended = k + 1 if tail >= plan.seg_len[k] else k
-        lost = plan.failed[:ended].sum(axis=0) if ended else np.zeros(len(self._txs), int)
-        for i, tx in enumerate(self._txs):
-            tx.remaining -= float(bits[i])
-            tx.on_air += float(on_air[i])
-            tx.outage += float(outage[i])
-            tx.snr_integral += float(snr_int[i])
-            tx.failures += int(lost[i])
-            if self.chase and ended:
-                tx.chase_snr = float(plan.chase_after[ended - 1, i])
+        table = self._table
+        table.remaining -= bits
+        table.on_air += on_air
+        table.outage += outage
+        table.snr_integral += snr_int
+        if ended:
+            table.failures += plan.failed[:ended].sum(axis=0)
+            if self.chase:
+                table.chase_snr[:] = plan.chase_after[ended - 1]
         # a channel that never changes is planned as one endless segment: the block is the
         # one of the clock (the same gains), so that every user of the channel moves forward
         self._block = plan.j0 + k if self.segmented else self.channel.block_at(now)
         self._plan = None
-
-    def _sizes(self) -> list[int]:
-        return [len(tx.devices) for tx in self._txs]
-
-    def _members(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """Every receiver (or sender) of the active transmissions, flattened (M,), and the
-        offsets of each transmission's first one (None when every transmission has one)."""
-        txs = self._txs
-        if all(len(tx.devices) == 1 for tx in txs):
-            return np.fromiter((tx.devices[0] for tx in txs), np.intp, count=len(txs)), None
-        sizes = self._sizes()
-        flat = np.fromiter((k for tx in txs for k in tx.devices), np.intp, count=sum(sizes))
-        return flat, np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp)
 
     def _rates(
         self, gains: np.ndarray, j0: int, cell: np.ndarray
@@ -397,24 +478,20 @@ class Medium:
         """Rates, SINRs and the fraction of time on air (S, m) of the active transmissions
         given gains (S, n) and each transmission's cell (m,), with the scheduler's waits
         (S, m bool: paused by the scheduler; None when the outage rule decides)."""
-        txs = self._txs
-        m, S = len(txs), gains.shape[0]
-        members, starts = self._members()
-        uplink = np.fromiter((tx.uplink for tx in txs), dtype=bool, count=m)
-        if self.share == "proportional":
-            weight = np.fromiter((tx.bits for tx in txs), dtype=float, count=m)
-        else:
-            weight = np.ones(m)
+        table = self._table
+        m, S = len(table), gains.shape[0]
+        members, starts = table.members()
+        uplink = table.uplink
+        weight = table.weight if self.share == "proportional" else np.ones(m)
         # transmissions share with those of the same cell and direction
         group = cell * 2 + uplink
-        total = np.zeros(2 * self.n_cells)
-        np.add.at(total, group, weight)
+        total = np.bincount(group, weights=weight, minlength=2 * self.n_cells)
         nominal = weight / total[group]
         band_hz = self.bandwidth_hz[cell]
         bs_w = self.bs_tx_power_w[cell]
         access = self.access_rule
 
-        owner = np.arange(m) if starts is None else np.repeat(np.arange(m), self._sizes())
+        owner = table.owner()
         first = np.arange(m) if starts is None else starts
         gm = gains[:, members]  # (S, M)
         itf = bool(getattr(self.channel, "has_interference", False))
@@ -461,16 +538,14 @@ class Medium:
     def _outage(self, snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Failed blocks (S, m) under the threshold, with Chase combining if enabled, and the
         combined SNR carried out of each segment (the outage policy's rule)."""
-        return self.outage_rule.failed_blocks(
-            snr, self.snr_threshold, [tx.chase_snr for tx in self._txs]
-        )
+        return self.outage_rule.failed_blocks(snr, self.snr_threshold, list(self._table.chase_snr))
 
     def _cells(self, j0: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Serving cell (count, M) of every member of the active transmissions, each
         transmission's cell (m,) at block j0, and the transmission of each member (M,)."""
-        members, starts = self._members()
-        m = len(self._txs)
-        owner = np.arange(m) if starts is None else np.repeat(np.arange(m), self._sizes())
+        members, starts = self._table.members()
+        m = len(self._table)
+        owner = self._table.owner()
         if self.n_cells == 1:
             return np.zeros((count, len(members)), dtype=np.intp), np.zeros(m, np.intp), owner
         cells = self.channel.serving(j0, count)[:, members]
@@ -479,11 +554,12 @@ class Medium:
 
     def _replan(self, now: float) -> None:
         self._token += 1
-        if not self._txs:
+        table = self._table
+        if not len(table):
             return
-        m = len(self._txs)
-        remaining = np.fromiter((tx.remaining for tx in self._txs), dtype=float, count=m)
-        budget = self.budget - np.fromiter((tx.failures for tx in self._txs), int, count=m)
+        m = len(table)
+        remaining = table.remaining.copy()
+        budget = self.budget - table.failures
         j0 = self._block
         horizon = 1
         if self.segmented:
@@ -543,14 +619,14 @@ class Medium:
                 wake_off, finishing, lost = float(ends_off[-1]), [], []
                 wake_block = j0 + handover_k
                 moving = np.flatnonzero(cells[handover_k] != tx_cell[owner])
-                members, _ = self._members()
+                members, _ = table.members()
                 by_tx: dict[int, list[int]] = {}
                 for j in moving.tolist():
                     by_tx.setdefault(int(owner[j]), []).append(int(members[j]))
                 handing_over = sorted(by_tx.items())
                 break
             if not self.segmented:
-                stuck = sorted(k for tx in self._txs for k in tx.devices)
+                stuck = sorted(k for tx in table.txs for k in tx.devices)
                 raise SimulationError(
                     f"devices {stuck} are in permanent outage: the channel never changes "
                     "(no fading, no mobility) and their SNR is below "
@@ -598,12 +674,13 @@ class Medium:
         will have sent nothing for ``max_wait_s`` by ``until`` can never deliver."""
         if self.max_wait_s is None:
             return
-        for i, tx in enumerate(self._txs):
+        for i, tx in enumerate(self._table.txs):
             if sent[i] > 0:
                 tx.idle_since = None
                 continue
             if tx.idle_since is None:
-                tx.idle_since = max(now, tx.t_start) if tx.remaining < tx.bits else tx.t_start
+                started = self._table.remaining[i] < tx.bits
+                tx.idle_since = max(now, tx.t_start) if started else tx.t_start
             if until - tx.idle_since > self.max_wait_s:
                 k = tx.devices[0]
                 mean_db = 10 * math.log10(max(float(np.mean(snr[:, i])), 1e-300))
@@ -635,25 +712,24 @@ class Medium:
         if plan.wake_block is not None:
             # a horizon end is a block boundary; now = t0 + (b - t0) may differ from b by an ulp
             self._block = plan.wake_block
-        ended = [(self._txs[i], True) for i in plan.finishing]
-        ended += [(self._txs[i], False) for i in plan.lost]
-        for tx, moving in [(self._txs[i], moving) for i, moving in plan.handing_over]:
+        table = self._table
+        ended = [(table.txs[i], True) for i in plan.finishing]
+        ended += [(table.txs[i], False) for i in plan.lost]
+        for tx, moving in [(table.txs[i], moving) for i, moving in plan.handing_over]:
             if len(tx.devices) > 1:  # receivers leave a multicast and go on alone
-                movers = [tx.split_off(k) for k in moving]
+                movers = [table.split_off(tx, k) for k in moving]
                 if not tx.devices:
-                    self._txs.remove(tx)
-                self._txs.extend(movers)
+                    table.remove([tx])
             else:
                 movers = [tx]
             for mover in movers:
                 if self.handover == "drop":
                     ended.append((mover, False))
                 elif self.handover == "restart":  # the new cell starts the message over
-                    mover.remaining = float(mover.bits)
-                    mover.failures, mover.chase_snr = 0, 0.0
+                    table.restart(mover)
         for tx, delivered in ended:
-            self._txs.remove(tx)
             res = self._result(tx, now, delivered)
             for ev in tx.events:
                 ev.succeed(res)
+        table.remove([tx for tx, _ in ended])
         self._replan(now)

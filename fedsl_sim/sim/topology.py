@@ -9,7 +9,10 @@ from the scenario by :func:`fedsl_sim.build.build_backhaul`.
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # networkx is imported where a graph is built (it takes ~0.2 s)
+    import networkx as nx
 
 SERVER = "server"
 
@@ -21,6 +24,8 @@ def cell_node(i: int) -> str:
 
 def backhaul_paths(g: nx.Graph, n_cells: int) -> list[list[tuple[float, float]]]:
     """Per cell, the (latency_s, capacity_bps) of each hop of its shortest path to the server."""
+    import networkx as nx
+
     paths = []
     for i in range(n_cells):
         nodes = nx.shortest_path(g, cell_node(i), SERVER, weight="latency_s")

@@ -28,15 +28,6 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker(threads: int) -> None:
-    """Pool-process initializer: this worker's share of the cores."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ["MKL_NUM_THREADS"] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
-
-
 class RunError(RuntimeError):
     """A run's failure whose own exception could not cross the process boundary (it does not
     survive pickling): its type and message, as text."""
@@ -52,14 +43,12 @@ def portable_exception(exc: BaseException) -> BaseException:
     return exc
 
 
-def execute_run(scenario: Scenario, run_dir: str, source: str, threads: int) -> dict[str, Any]:
-    """Run one scenario into ``run_dir`` (in a worker process or Ray task); its summary.
-    What it raises always reaches the sweep intact (see :func:`portable_exception`)."""
-    import torch
-
+def execute_run(scenario: Scenario, run_dir: str, source: str) -> dict[str, Any]:
+    """Run one scenario into ``run_dir`` (in a worker process or Ray task) with its
+    ``execution.threads`` torch threads; its summary. What it raises always reaches the sweep
+    intact (see :func:`portable_exception`)."""
     from fedsl_sim.engine import run
 
-    torch.set_num_threads(threads)
     try:
         return run(scenario, out_dir=run_dir, progress=False, plots=False, source=source).summary
     except Exception as exc:
@@ -78,27 +67,20 @@ Jobs = Sequence[tuple[int, Scenario, str]]
 def _execute_local(
     jobs: Jobs, source: str, workers: int | None, address: str | None, done: Finished
 ) -> None:
-    """Run ``jobs`` in a pool of ``workers`` spawned processes (default: one per job, at most
-    one per CPU), each with its share of the cores."""
-    workers = workers or min(len(jobs), _cpu_count())
+    """Run ``jobs`` in a pool of ``workers`` spawned processes (default: as many as the CPUs
+    hold runs of their ``execution.threads``, at most one per job)."""
+    threads = max((sc.execution.threads for _, sc, _ in jobs), default=1)
+    workers = workers or max(1, min(len(jobs), _cpu_count() // threads))
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    threads = max(1, _cpu_count() // workers)
     ours = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(threads,),
-    )
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         # the workers (spawned on submit) inherit an ignored SIGINT: Ctrl-C reaches only this
         # process, which then stops them (no tracebacks from every worker, no run finishing late)
         with _sigint_ignored():
-            pending = {
-                pool.submit(execute_run, sc, run_dir, source, threads): i for i, sc, run_dir in jobs
-            }
+            pending = {pool.submit(execute_run, sc, run_dir, source): i for i, sc, run_dir in jobs}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -156,16 +138,15 @@ def _execute_ray(
         else:  # a cluster: connect, leave it running
             ray.init(address=address)
     try:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        n = min(len(jobs), cpus) if workers is None else workers
-        share = max(1, cpus // max(1, n))
         task = ray.remote(execute_run)
         pending = {}
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
         for i, sc, run_dir in jobs:
             sc, gpu = _ray_device(sc, has_gpus)
-            opts = task.options(num_cpus=share, num_gpus=1 if gpu else 0, max_retries=0)
-            pending[opts.remote(sc, run_dir, source, share)] = i
+            # a task asks for the CPUs its run uses (execution.threads)
+            cpus = sc.execution.threads
+            opts = task.options(num_cpus=cpus, num_gpus=1 if gpu else 0, max_retries=0)
+            pending[opts.remote(sc, run_dir, source)] = i
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
