@@ -11,9 +11,10 @@ next ``--rounds`` rounds are timed (wall time of :meth:`Simulation.run_round`, a
 included).
 
 Prints, per scheme and federation size, the wall time per round and per device-step, the
-share of it spent in the medium (:mod:`fedsl_sim.sim.medium`, measured by a second, profiled
-pass), and last ``ratio <scheme> <cost per device-step at 1,000 / at 100>`` (target <= 1.3:
-the medium's work grows no faster than O(m log m) in the number m of active transmissions).
+shares of it spent in the medium's code and in computing the channel's blocks (measured by a
+second, profiled pass; the channel's share grows with the simulated length of a round, which
+grows with the number of devices sharing the band), and last
+``ratio <scheme> <cost per device-step at 1,000 / at 100>`` (target <= 1.3).
 
 Usage::
 
@@ -72,8 +73,19 @@ def scenario(scheme: str, n: int, rounds: int) -> Scenario:
     )
 
 
-def timed_rounds(scheme: str, n: int, rounds: int, profile: bool) -> tuple[float, float]:
-    """(wall seconds per round, fraction of it in the medium's code when ``profile``)."""
+MEDIUM_CODE = (
+    "fedsl_sim/sim/medium.py",
+    "fedsl_sim/sim/access.py",
+    "channels/scheduling.py",
+    "channels/link.py",
+)
+
+
+def timed_rounds(scheme: str, n: int, rounds: int, profile: bool) -> tuple[float, float, float]:
+    """Wall seconds per round; when ``profile``, the fractions of it spent in the medium's
+    code (own time of the medium, access, scheduler and link functions) and in computing the
+    channel's blocks (mobility, path loss, shadowing, fading of every device: the physics,
+    which grows with the simulated time a round lasts)."""
     sim = Simulation.build(scenario(scheme, n, rounds), source="benchmarks/medium_scale.py")
     sim.run_round(0)  # untimed: first-use costs
     prof = cProfile.Profile() if profile else None
@@ -85,17 +97,13 @@ def timed_rounds(scheme: str, n: int, rounds: int, profile: bool) -> tuple[float
     if prof is not None:
         prof.disable()
     wall = (time.perf_counter() - t0) / rounds
-    share = 0.0
-    if prof is not None:
-        stats = pstats.Stats(prof)
-        total = sum(v[3] for k, v in stats.stats.items() if k[2] == "run_round")  # type: ignore[attr-defined]
-        medium = sum(
-            v[2]  # own time of every function in the medium's module
-            for k, v in stats.stats.items()  # type: ignore[attr-defined]
-            if k[0].endswith("fedsl_sim/sim/medium.py")
-        )
-        share = medium / total if total > 0 else 0.0
-    return wall, share
+    if prof is None:
+        return wall, 0.0, 0.0
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    total = sum(v[3] for k, v in stats.items() if k[2] == "run_round")
+    medium = sum(v[2] for k, v in stats.items() if k[0].endswith(MEDIUM_CODE))
+    channel = sum(v[3] for k, v in stats.items() if k[2] == "_compute_chunk")
+    return wall, medium / total, channel / total
 
 
 def main() -> None:
@@ -109,12 +117,13 @@ def main() -> None:
         for scheme in args.schemes:
             per_step = {}
             for n in args.sizes:
-                wall, _ = timed_rounds(scheme, n, args.rounds, profile=False)
-                _, share = timed_rounds(scheme, n, 1, profile=True)
+                wall, _, _ = timed_rounds(scheme, n, args.rounds, profile=False)
+                _, medium, channel = timed_rounds(scheme, n, 1, profile=True)
                 per_step[n] = wall / n
                 print(
                     f"{scheme:18s} {n:5d} devices  {wall:8.3f} s/round  "
-                    f"{1e3 * wall / n:7.3f} ms/device-step  medium own time {100 * share:4.1f} %"
+                    f"{1e3 * wall / n:7.3f} ms/device-step  (profiled: medium {100 * medium:4.1f} %"
+                    f", channel blocks {100 * channel:4.1f} %)"
                 )
             small, large = args.sizes
             ratios.append(f"{scheme} {per_step[large] / per_step[small]:.2f}")

@@ -440,6 +440,8 @@ class RadioChannel:
         pick = (np.arange(size)[:, None], np.arange(n)[None, :], serving)
 
         def served(a: np.ndarray) -> np.ndarray:
+            if n_cells == 1:  # every link is to the serving cell: no gather
+                return a.reshape(size, n)
             return a.reshape(size, n, n_cells)[pick]
 
         comp = chunk.components

@@ -139,7 +139,7 @@ class _Table:
         return len(self.txs)
 
     def index(self, tx: _Tx) -> int:
-        return next(i for i, t in enumerate(self.txs) if t is tx)
+        return self.txs.index(tx)  # _Tx compares by identity
 
     def progress(self, i: int) -> tuple[float, float, float, float, int, float]:
         return (
@@ -175,10 +175,10 @@ class _Table:
         """Remove the transmissions ``txs`` (the others keep their order)."""
         if not txs:
             return
-        gone = {id(t) for t in txs}
-        rows = [i for i, t in enumerate(self.txs) if id(t) in gone]
+        rows = sorted(self.txs.index(t) for t in txs)
         self.multicasts -= sum(len(self.txs[i].devices) > 1 for i in rows)
-        self.txs = [t for t in self.txs if id(t) not in gone]
+        for i in reversed(rows):
+            del self.txs[i]
         for name in (*self.FLOATS, "failures", "uplink", "weight", "lead"):
             setattr(self, name, np.delete(getattr(self, name), rows))
         self._members = None
@@ -227,33 +227,100 @@ class _Table:
         return np.repeat(np.arange(m), [len(tx.devices) for tx in self.txs])
 
 
-@dataclass
 class _Plan:
     """Rates of the active transmissions over upcoming segments (channel blocks), from ``t0``.
 
     Segment k spans offsets [seg_off[k], seg_off[k] + seg_len[k]) seconds after t0 and is
     channel block j0 + k; the cumulative arrays have one leading row of zeros (shape (S+1, m)).
+    A plan is built in pieces (:meth:`Medium._extend`): the first blocks when it is made, more
+    when the medium reaches their end with nothing changed; every piece continues the sums of
+    the ones before, so the plan is the one that would have been built at once.
     """
 
-    t0: float
-    j0: int
-    seg_off: np.ndarray  # (S,)
-    seg_len: np.ndarray  # (S,)
-    rate: np.ndarray  # (S, m) bit/s delivered (0 in outage)
-    snr: np.ndarray  # (S, m) linear
-    on_air: np.ndarray  # (S, m) fraction of the segment spent radiating
-    stalled: np.ndarray  # (S, m) bool: paused (wait) or a failed block (harq/drop)
-    failed: np.ndarray  # (S, m) bool: the segment is a lost block
-    chase_after: np.ndarray  # (S, m) combined SNR carried out of each segment
-    cum_bits: np.ndarray
-    cum_on_air: np.ndarray
-    cum_outage: np.ndarray
-    cum_snr: np.ndarray
-    wake_off: float  # offset of the planned wake-up
-    wake_block: int | None  # block at the wake-up when it is a horizon end, else None
-    finishing: list[int]  # columns that complete at the wake-up
-    lost: list[int]  # columns lost at the wake-up
-    handing_over: list[tuple[int, list[int]]]  # (column, its receivers changing cell)
+    def __init__(
+        self,
+        t0: float,
+        j0: int,
+        m: int,
+        tx_cell: np.ndarray,
+        remaining: np.ndarray,
+        budget: np.ndarray,
+        first_chunk: int,
+    ) -> None:
+        self.t0, self.j0 = t0, j0
+        self.tx_cell = tx_cell  # each transmission's cell at the plan's start (m,)
+        self.remaining = remaining  # bits left at t0 (m,)
+        self.budget = budget  # failed blocks each may still survive (harq/drop)
+        self.failures_so_far = np.zeros(m, dtype=np.int64)  # failed blocks in the plan
+        self.next_chunk = first_chunk  # blocks the next piece plans
+        self.seg_off = np.zeros(0)  # (S,)
+        self.seg_len = np.zeros(0)  # (S,)
+        self.rate = np.zeros((0, m))  # (S, m) bit/s delivered (0 in outage)
+        self.snr = np.zeros((0, m))  # (S, m) linear
+        self.on_air = np.zeros((0, m))  # (S, m) fraction of the segment spent radiating
+        self.stalled = np.zeros((0, m), dtype=bool)  # paused (wait) or a failed block
+        self.failed = np.zeros((0, m), dtype=bool)  # the segment is a lost block
+        self.chase_after = np.zeros((0, m))  # combined SNR carried out of each segment
+        self.cum_bits = np.zeros((1, m))
+        self.cum_on_air = np.zeros((1, m))
+        self.cum_outage = np.zeros((1, m))
+        self.cum_snr = np.zeros((1, m))
+        self.wake_off = math.inf  # offset of the planned wake-up
+        self.wake_block: int | None = None  # block at the wake-up when it is a horizon end
+        self.finishing: list[int] = []  # columns that complete at the wake-up
+        self.lost: list[int] = []  # columns lost at the wake-up
+        self.handing_over: list[tuple[int, list[int]]] = []  # (column, receivers moving)
+        self.extending = False  # the wake-up plans the next piece
+
+    @property
+    def rows(self) -> int:
+        return len(self.seg_off)
+
+    def append(
+        self,
+        seg_off: np.ndarray,
+        seg_len: np.ndarray,
+        rate: np.ndarray,
+        snr: np.ndarray,
+        on_air: np.ndarray,
+        stalled: np.ndarray,
+        failed: np.ndarray,
+        chase_after: np.ndarray,
+        cum_bits: np.ndarray,
+    ) -> None:
+        """Add the next segments (their cumulative bits ``cum_bits`` already continue the
+        plan's); the other running sums are continued here, in order."""
+        finite_len = np.where(np.isfinite(seg_len), seg_len, 0.0)[:, None]
+        first = self.rows == 0
+        if first:  # nothing to join: take the pieces as they are
+            self.seg_off, self.seg_len = seg_off, seg_len
+            self.rate, self.snr, self.on_air = rate, snr, on_air
+            self.stalled, self.failed, self.chase_after = stalled, failed, chase_after
+            self.cum_bits = np.vstack((self.cum_bits, cum_bits))
+            for name, part in (
+                ("cum_on_air", on_air * finite_len),
+                ("cum_outage", stalled * finite_len),
+                ("cum_snr", snr * finite_len),
+            ):  # exactly the sums of a plan built at once
+                setattr(self, name, np.vstack((getattr(self, name), np.cumsum(part, 0))))
+            return
+        for name, part in (
+            ("cum_on_air", on_air * finite_len),
+            ("cum_outage", stalled * finite_len),
+            ("cum_snr", snr * finite_len),
+        ):
+            before = getattr(self, name)
+            new = np.vstack((before[:-1], np.cumsum(np.vstack((before[-1:], part)), 0)))
+            setattr(self, name, new)
+        self.seg_off = np.concatenate((self.seg_off, seg_off))
+        self.seg_len = np.concatenate((self.seg_len, seg_len))
+        self.rate = np.vstack((self.rate, rate))
+        self.snr = np.vstack((self.snr, snr))
+        self.on_air = np.vstack((self.on_air, on_air))
+        self.stalled = np.vstack((self.stalled, stalled))
+        self.failed = np.vstack((self.failed, failed))
+        self.chase_after = np.vstack((self.chase_after, chase_after))
+        self.cum_bits = np.vstack((self.cum_bits, cum_bits))
 
 
 class _Wake:
@@ -304,6 +371,8 @@ class Medium:
     #: Longest look-ahead of one plan, in channel blocks; a plan that sees no completion
     #: within it wakes up at its end and plans again.
     MAX_HORIZON_BLOCKS = 1 << 16
+    #: (block, transmission) pairs the first piece of a plan covers (at least 4 blocks)
+    PLAN_CELLS = 256
 
     def __init__(
         self,
@@ -469,7 +538,7 @@ class Medium:
                 table.chase_snr[:] = plan.chase_after[ended - 1]
         # a channel that never changes is planned as one endless segment: the block is the
         # one of the clock (the same gains), so that every user of the channel moves forward
-        self._block = plan.j0 + k if self.segmented else self.channel.block_at(now)
+        self._block = plan.j0 + ended if self.segmented else self.channel.block_at(now)
         self._plan = None
 
     def _rates(
@@ -535,11 +604,6 @@ class Medium:
         rate = access.rate_bps(self.rate_bps, band_hz, fraction, snr)
         return rate, snr, access.on_air(fraction, (S, m)), paused
 
-    def _outage(self, snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Failed blocks (S, m) under the threshold, with Chase combining if enabled, and the
-        combined SNR carried out of each segment (the outage policy's rule)."""
-        return self.outage_rule.failed_blocks(snr, self.snr_threshold, list(self._table.chase_snr))
-
     def _cells(self, j0: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Serving cell (count, M) of every member of the active transmissions, each
         transmission's cell (m,) at block j0, and the transmission of each member (M,)."""
@@ -557,116 +621,155 @@ class Medium:
         table = self._table
         if not len(table):
             return
-        m = len(table)
-        remaining = table.remaining.copy()
-        budget = self.budget - table.failures
         j0 = self._block
-        horizon = 1
+        _, tx_cell, _ = self._cells(j0, 1)
+        m = len(table)
+        # the first piece: a few thousand (block, transmission) pairs — most plans end at the
+        # next start or end, long before their first completion
+        first = max(4, self.PLAN_CELLS // m)
+        plan = _Plan(
+            now, j0, m, tx_cell, table.remaining.copy(), self.budget - table.failures, first
+        )
+        self._plan = plan
+        self._extend(plan, first)
+
+    def _extend(self, plan: _Plan, count: int) -> None:
+        """Plan the next ``count`` channel blocks of ``plan`` (the whole future of a channel
+        that never changes) and schedule the wake-up: at the first completion or loss in
+        them, at a handover, or at their end to plan further (the plan stays anchored at its
+        start, so a plan built in pieces is the one built at once)."""
+        table = self._table
+        m, j0, a = len(table), plan.j0, plan.rows
+        count = min(count, self.MAX_HORIZON_BLOCKS - a) if self.segmented else 1
+        cells, _, owner = self._cells(j0 + a, count)
+        # a handover of a device of an active transmission ends the plan: shares change
+        moved = (cells != plan.tx_cell[owner]).any(axis=1)
+        handover_k = int(np.argmax(moved)) if moved.any() else None
+        span = count if handover_k is None else handover_k
+        if span == 0:  # a handover at the start of this piece
+            assert handover_k is not None
+            self._schedule_handover(plan, cells, owner, a, handover_k)
+            return
+        gains = self.channel.gains(j0 + a, span)
+        rate, snr, on_air, paused = self._rates(gains, j0 + a, plan.tx_cell)
+        chase_start = table.chase_snr if a == 0 else plan.chase_after[-1]
+        failed, chase_after = self.outage_rule.failed_blocks(
+            snr, self.snr_threshold, list(chase_start)
+        )
+        if not self.outage_rule.blind:
+            if paused is not None:  # the scheduler decided who waits
+                failed = paused
+        else:
+            failed |= rate == 0  # e.g. below CQI 1: nothing decodes
+        rate[failed] = 0.0
         if self.segmented:
-            # first guess: enough blocks for the smallest message at the current rates
-            rate0 = self._rates(self.channel.gains(j0, 1), j0, self._cells(j0, 1)[1])[0]
-            best = float(np.max(rate0)) * self.channel.block_s
-            guess = float(np.min(remaining)) / best if best > 0 else 64.0
-            horizon = int(min(self.MAX_HORIZON_BLOCKS, max(16, 2 * guess)))
-        while True:
-            gains = self.channel.gains(j0, horizon)
-            cells, tx_cell, owner = self._cells(j0, horizon)
-            # a handover of a device of an active transmission ends the plan: shares change
-            moved = (cells != tx_cell[owner]).any(axis=1)
-            handover_k = int(np.argmax(moved)) if moved.any() else None
-            span = horizon if handover_k is None else handover_k
-            rate, snr, on_air, paused = self._rates(gains[:span], j0, tx_cell)
-            failed, chase_after = self._outage(snr)
-            if not self.outage_rule.blind:
-                if paused is not None:  # the scheduler decided who waits
-                    failed = paused
-            else:
-                failed |= rate == 0  # e.g. below CQI 1: nothing decodes
-            rate[failed] = 0.0
-            if self.segmented:
-                starts = (j0 + np.arange(span + 1)) * self.channel.block_s
-                ends_off = starts[1:] - now
-                seg_off = np.concatenate(([0.0], ends_off[:-1]))
-                seg_len = ends_off - seg_off
-            else:
-                seg_off, seg_len = np.zeros(1), np.full(1, math.inf)
-            with np.errstate(invalid="ignore"):
-                delivered = rate * seg_len[:, None]
-            cum = np.zeros((span + 1, m))
+            starts = (j0 + np.arange(a, a + span + 1)) * self.channel.block_s
+            ends_off = starts[1:] - plan.t0
+            first_off = 0.0 if a == 0 else float(starts[0] - plan.t0)
+            seg_off = np.concatenate(([first_off], ends_off[:-1]))
+            seg_len = ends_off - seg_off
+        else:
+            seg_off, seg_len = np.zeros(1), np.full(1, math.inf)
+        with np.errstate(invalid="ignore"):
+            delivered = rate * seg_len[:, None]
+        # the cumulative sums go on from the plan's last row, in order (as one long sum)
+        cum = np.empty((span + 1, m))
+        cum[0] = plan.cum_bits[-1]
+        if a == 0:
             np.cumsum(delivered, axis=0, out=cum[1:])
-            reach = cum[1:] >= remaining  # nan (zero rate forever) compares False
-            done = reach.any(axis=0)
-            fin = np.full(m, math.inf)
-            if done.any():
-                cols = np.flatnonzero(done)
-                k = reach[:, cols].argmax(axis=0)
-                fin[cols] = seg_off[k] + (remaining[cols] - cum[k, cols]) / rate[k, cols]
-            lose = np.full(m, math.inf)
-            if self.outage_rule.blind:
-                over = np.cumsum(failed, axis=0) > budget  # lost once the budget is exceeded
-                cols = np.flatnonzero(over.any(axis=0))
-                k = over[:, cols].argmax(axis=0)
-                lose[cols] = seg_off[k] + seg_len[k]
-            first = min(float(fin.min()), float(lose.min()))
-            handing_over: list[tuple[int, list[int]]] = []
-            if math.isfinite(first):
-                wake_off = first
-                finishing = np.flatnonzero(fin == first).tolist()
-                lost = [i for i in np.flatnonzero(lose == first).tolist() if i not in finishing]
-                wake_block = None
-                break
-            if handover_k is not None:
-                wake_off, finishing, lost = float(ends_off[-1]), [], []
-                wake_block = j0 + handover_k
-                moving = np.flatnonzero(cells[handover_k] != tx_cell[owner])
-                members, _ = table.members()
-                by_tx: dict[int, list[int]] = {}
-                for j in moving.tolist():
-                    by_tx.setdefault(int(owner[j]), []).append(int(members[j]))
-                handing_over = sorted(by_tx.items())
-                break
-            if not self.segmented:
-                stuck = sorted(k for tx in table.txs for k in tx.devices)
-                raise SimulationError(
-                    f"devices {stuck} are in permanent outage: the channel never changes "
-                    "(no fading, no mobility) and their SNR is below "
-                    "network.outage.snr_threshold_db"
-                )
-            if horizon >= self.MAX_HORIZON_BLOCKS:
-                wake_off, finishing, lost = float(ends_off[-1]), [], []
-                wake_block = j0 + horizon
-                self._check_stuck(now, now + wake_off, cum[-1], snr)
-                break
-            horizon = min(self.MAX_HORIZON_BLOCKS, horizon * 4)
-        # time radiating: a waiting transmitter pauses; a blind one radiates in every block
+        else:
+            np.cumsum(np.vstack((cum[:1], delivered)), axis=0, out=cum)
+        remaining = plan.remaining
+        reach = cum[1:] >= remaining  # nan (zero rate forever) compares False
+        done = reach.any(axis=0)
+        fin = np.full(m, math.inf)
+        if done.any():
+            cols = np.flatnonzero(done)
+            k = reach[:, cols].argmax(axis=0)
+            fin[cols] = seg_off[k] + (remaining[cols] - cum[k, cols]) / rate[k, cols]
+        lose = np.full(m, math.inf)
         blind = self.outage_rule.blind
+        if blind:
+            failures = plan.failures_so_far + np.cumsum(failed, axis=0)
+            over = failures > plan.budget  # lost once the budget is exceeded
+            cols = np.flatnonzero(over.any(axis=0))
+            k = over[:, cols].argmax(axis=0)
+            lose[cols] = seg_off[k] + seg_len[k]
+            if span:
+                plan.failures_so_far = failures[-1]
+        # time radiating: a waiting transmitter pauses; a blind one radiates in every block
         airborne = np.ones(rate.shape, dtype=bool) if blind else rate > 0
         stalled = failed if blind else ~airborne
-        zeros = np.zeros((1, m))
-        finite_len = np.where(np.isfinite(seg_len), seg_len, 0.0)[:, None]
-        on_air = airborne * on_air
-        self._plan = _Plan(
-            t0=now,
-            j0=j0,
-            seg_off=seg_off,
-            seg_len=seg_len,
-            rate=rate,
-            snr=snr,
-            on_air=on_air,
-            stalled=stalled,
-            failed=failed,
-            chase_after=chase_after,
-            cum_bits=cum,
-            cum_on_air=np.vstack((zeros, np.cumsum(on_air * finite_len, 0))),
-            cum_outage=np.vstack((zeros, np.cumsum(stalled * finite_len, 0))),
-            cum_snr=np.vstack((zeros, np.cumsum(snr * finite_len, 0))),
-            wake_off=wake_off,
-            wake_block=wake_block,
-            finishing=finishing,
-            lost=lost,
-            handing_over=handing_over,
+        plan.append(
+            seg_off, seg_len, rate, snr, airborne * on_air, stalled, failed, chase_after, cum[1:]
         )
-        wake = self.env.timeout(wake_off)
+        first = min(float(fin.min()), float(lose.min()))
+        if math.isfinite(first):
+            finishing = np.flatnonzero(fin == first).tolist()
+            lost = [i for i in np.flatnonzero(lose == first).tolist() if i not in finishing]
+            self._schedule(plan, first, None, finishing, lost)
+            return
+        if handover_k is not None:
+            self._schedule_handover(plan, cells, owner, a, handover_k)
+            return
+        if not self.segmented:
+            stuck = sorted(k for tx in table.txs for k in tx.devices)
+            raise SimulationError(
+                f"devices {stuck} are in permanent outage: the channel never changes "
+                "(no fading, no mobility) and their SNR is below "
+                "network.outage.snr_threshold_db"
+            )
+        end = float(ends_off[-1])
+        if plan.rows >= self.MAX_HORIZON_BLOCKS:
+            self._check_stuck(plan.t0, plan.t0 + end, plan.cum_bits[-1], plan.snr)
+            self._schedule(plan, end, j0 + plan.rows, [], [])
+            return
+        plan.next_chunk = min(plan.next_chunk * 4, self.MAX_HORIZON_BLOCKS)
+        self._schedule(plan, end, None, [], [], extend=True)
+
+    def _schedule_handover(
+        self, plan: _Plan, cells: np.ndarray, owner: np.ndarray, a: int, k: int
+    ) -> None:
+        """Wake up at the start of block ``k`` of the piece that starts at the plan's row
+        ``a``, where receivers change cell."""
+        moving = np.flatnonzero(cells[k] != plan.tx_cell[owner])
+        members, _ = self._table.members()
+        by_tx: dict[int, list[int]] = {}
+        for j in moving.tolist():
+            by_tx.setdefault(int(owner[j]), []).append(int(members[j]))
+        block = plan.j0 + a + k
+        end = float(block * self.channel.block_s - plan.t0)
+        self._schedule(plan, end, block, [], [], sorted(by_tx.items()))
+
+    def _schedule(
+        self,
+        plan: _Plan,
+        wake_off: float,
+        wake_block: int | None,
+        finishing: list[int],
+        lost: list[int],
+        handing_over: list[tuple[int, list[int]]] | None = None,
+        extend: bool = False,
+    ) -> None:
+        """Wake up at ``plan.t0 + wake_off`` — the instant a plan made at once would have
+        scheduled (SimPy adds the delay to the clock, so a delay from a later instant is
+        nudged by ulps to reach the same float)."""
+        plan.wake_off, plan.wake_block = wake_off, wake_block
+        plan.finishing, plan.lost = finishing, lost
+        plan.handing_over = handing_over or []
+        plan.extending = extend
+        now = self.env.now
+        if now == plan.t0:
+            delay = wake_off
+        else:
+            target = plan.t0 + wake_off
+            delay = max(target - now, 0.0)
+            for _ in range(8):
+                reached = now + delay
+                if reached == target or delay == 0.0:
+                    break
+                delay = float(np.nextafter(delay, math.inf if reached < target else 0.0))
+        wake = self.env.timeout(delay)
         wake.callbacks.append(_Wake(self, self._token))
 
     def _check_stuck(self, now: float, until: float, sent: np.ndarray, snr: np.ndarray) -> None:
@@ -707,6 +810,9 @@ class Medium:
             return  # superseded by a later re-plan
         plan = self._plan
         assert plan is not None
+        if plan.extending:  # the end of the planned blocks, nothing changed: plan further
+            self._extend(plan, plan.next_chunk)
+            return
         now = self.env.now
         self._advance(now)
         if plan.wake_block is not None:
