@@ -67,7 +67,7 @@ def dirichlet_shards(y: np.ndarray, rng: np.random.Generator) -> list[np.ndarray
         cuts = (np.cumsum(rng.dirichlet([ALPHA] * DEVICES))[:-1] * len(idx)).astype(int)
         for k, part in enumerate(np.split(idx, cuts)):
             shards[k].extend(part.tolist())
-    return [np.asarray(s if s else [0]) for s in shards]
+    return [rng.permutation(np.asarray(s if s else [0])) for s in shards]
 
 
 def quantize(g: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fedsl_sim.learning.optim import SGD, Optimizer
+
 
 class DivergedError(ArithmeticError):
     """Training diverged: a loss or a split-layer activation is not finite (e.g. a learning
@@ -69,12 +71,11 @@ class OptimizerSpec:
             raise ValueError(f"optimizer: invalid hyper-parameters {self}")
 
 
-def make_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerSpec) -> torch.optim.Optimizer:
-    """An optimizer of spec ``cfg`` (``sgd`` with momentum, or ``adam``)."""
+def make_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerSpec) -> Optimizer:
+    """An optimizer of spec ``cfg``: ``sgd`` with momentum (:class:`~fedsl_sim.learning.optim.SGD`,
+    torch.optim.SGD's arithmetic), or ``adam`` (``torch.optim.Adam``)."""
     if cfg.name == "sgd":
-        return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-        )
+        return SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
@@ -116,9 +117,7 @@ def server_gradients(
     return float(loss.detach()), inp.grad, grads
 
 
-def apply_gradients(
-    model: nn.Module, optimizer: torch.optim.Optimizer, grads: Sequence[Tensor | None]
-) -> None:
+def apply_gradients(model: nn.Module, optimizer: Optimizer, grads: Sequence[Tensor | None]) -> None:
     """One optimizer step of ``model`` with the given gradients of its parameters (as
     :func:`server_gradients` returned them, possibly computed against an earlier state)."""
     optimizer.zero_grad(set_to_none=True)
@@ -129,7 +128,7 @@ def apply_gradients(
 
 
 def server_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, acts: Tensor, y: Tensor
+    model: nn.Module, optimizer: Optimizer, acts: Tensor, y: Tensor
 ) -> tuple[float, Tensor]:
     """Server forward, cross-entropy loss, backward and optimizer step at once
     (:func:`server_gradients` then :func:`apply_gradients`). Returns the loss before the
@@ -139,14 +138,14 @@ def server_step(
     return loss, grad
 
 
-def client_backward(acts: Tensor, grad: Tensor, optimizer: torch.optim.Optimizer) -> None:
+def client_backward(acts: Tensor, grad: Tensor, optimizer: Optimizer) -> None:
     """Back-propagate the received split-layer gradient through the client part and step."""
     optimizer.zero_grad(set_to_none=True)
     acts.backward(grad)
     optimizer.step()
 
 
-def local_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor) -> float:
+def local_step(model: nn.Module, optimizer: Optimizer, x: Tensor, y: Tensor) -> float:
     """One local SGD step of an unsplit model (FL): forward, cross-entropy, backward, step.
     Returns the batch's mean loss before the step."""
     model.train()

@@ -23,7 +23,6 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from fedsl_sim.compression import (
@@ -37,6 +36,7 @@ from fedsl_sim.compression.codec import Codec, CodecContext
 from fedsl_sim.learning.federated import FederatedData
 from fedsl_sim.learning.flops import backward_flops, forward_flops, profile_layers
 from fedsl_sim.learning.models import build_layers
+from fedsl_sim.learning.optim import Optimizer
 from fedsl_sim.learning.split import (
     apply_gradients,
     check_finite,
@@ -241,7 +241,7 @@ class SplitFed(Scheme):
         """The last averaged client-side model (up to the shallowest split layer)."""
         return self.global_model[: min(self.splits)]
 
-    def _server_for(self, k: int) -> tuple[nn.Module, torch.optim.Optimizer | None]:
+    def _server_for(self, k: int) -> tuple[nn.Module, Optimizer | None]:
         """The server-side model that serves device k (from its layer s_k + 1 on) and the
         optimizer that steps it (over the whole shared model: unused layers get no grad)."""
         if self.shape.server_copy_per_device:
