@@ -9,7 +9,7 @@ bit-identical models (checked), so the ratio of wall times is the simulator's ov
 
 Usage::
 
-    .venv/bin/python benchmarks/overhead.py [--rounds 6] [--repeats 5]
+    .venv/bin/python benchmarks/overhead.py [--rounds 6] [--repeats 5] [--threads N]
 
 Prints ``ratio <co-sim wall / bare wall>`` (best of ``--repeats`` for each side, alternated,
 after one untimed warm-up of each). Both walls include building the data and the models; the
@@ -50,11 +50,12 @@ from fedsl_sim.scenario import Scenario, validate_scenario
 from fedsl_sim.sim.streams import Streams
 
 
-def scenario(rounds: int) -> Scenario:
+def scenario(rounds: int, threads: int) -> Scenario:
     return validate_scenario(
         {
             "name": "overhead-vgg11",
             "seed": 3,
+            "execution": {"threads": threads},
             "scheme": "lightweight_fedsl",
             "stop": {"max_rounds": rounds},
             "learning": {
@@ -166,15 +167,21 @@ def main() -> None:
     ap.add_argument(
         "--repeats", type=int, default=5, help="timed runs of each side, alternated (best kept)"
     )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="torch threads of both sides (default: torch's default here)",
+    )
     args = ap.parse_args()
-    sc = scenario(args.rounds)
+    sc = scenario(args.rounds, args.threads)
     if sc.learning.eval_every_rounds != sc.stop.max_rounds or sc.learning.local_steps != 1:
         raise SystemExit("the bare loop assumes one local step and a single final evaluation")
-    torch.set_num_threads(torch.get_num_threads())  # same thread count for both sides
+    torch.set_num_threads(args.threads)  # the bare side's; the co-sim's is execution.threads
     co_times, bare_times = [], []
     with tempfile.TemporaryDirectory() as tmp:
         # untimed warm-up of both sides (allocator, kernel selection) on a one-round run
-        warm = scenario(1)
+        warm = scenario(1, args.threads)
         fedsl_sim.run(warm, out_dir=Path(tmp) / "warm", plots=False)
         bare_loop(warm, server_order(Path(tmp) / "warm" / "events.csv"))
         result = None
