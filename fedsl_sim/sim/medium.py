@@ -96,7 +96,7 @@ class _Tx:
     """One transmission: to one device, or (multicast, downlink) to several of one cell. Its
     progress (bits left, time on air, ...) is a row of the medium's :class:`_Table`."""
 
-    __slots__ = ("devices", "events", "uplink", "bits", "t_start", "idle_since")
+    __slots__ = ("devices", "events", "uplink", "bits", "t_start")
 
     def __init__(
         self, devices: list[int], uplink: bool, bits: int, events: list[simpy.Event], now: float
@@ -106,7 +106,6 @@ class _Tx:
         self.uplink = uplink
         self.bits = bits
         self.t_start = now
-        self.idle_since: float | None = None  # since when it has sent nothing (wait)
 
 
 class _Table:
@@ -116,10 +115,12 @@ class _Table:
 
     ``remaining`` bits still to send, ``on_air`` s spent radiating, ``outage`` s paused or in
     failed blocks, ``snr_integral`` (linear SNR x s), ``failures`` blocks lost so far
-    (harq/drop), ``chase_snr`` the SNR combined from the failed blocks since the last success;
-    ``uplink``, ``weight`` (bits, for proportional shares) and ``lead`` (the first device)."""
+    (harq/drop), ``chase_snr`` the SNR combined from the failed blocks since the last success,
+    ``idle_since`` the instant from which it has sent nothing (its start, or the end of its
+    last delivered bits); ``uplink``, ``weight`` (bits, for proportional shares) and ``lead``
+    (the first device)."""
 
-    FLOATS = ("remaining", "on_air", "outage", "snr_integral", "chase_snr")
+    FLOATS = ("remaining", "on_air", "outage", "snr_integral", "chase_snr", "idle_since")
 
     def __init__(self) -> None:
         self.txs: list[_Tx] = []
@@ -128,6 +129,7 @@ class _Table:
         self.outage = np.zeros(0)
         self.snr_integral = np.zeros(0)
         self.chase_snr = np.zeros(0)
+        self.idle_since = np.zeros(0)
         self.failures = np.zeros(0, dtype=np.int64)
         self.uplink = np.zeros(0, dtype=bool)
         self.weight = np.zeros(0)
@@ -141,7 +143,7 @@ class _Table:
     def index(self, tx: _Tx) -> int:
         return self.txs.index(tx)  # _Tx compares by identity
 
-    def progress(self, i: int) -> tuple[float, float, float, float, int, float]:
+    def progress(self, i: int) -> tuple[float, float, float, float, int, float, float]:
         return (
             float(self.remaining[i]),
             float(self.on_air[i]),
@@ -149,15 +151,17 @@ class _Table:
             float(self.snr_integral[i]),
             int(self.failures[i]),
             float(self.chase_snr[i]),
+            float(self.idle_since[i]),
         )
 
     def append(
-        self, tx: _Tx, progress: tuple[float, float, float, float, int, float] | None = None
+        self,
+        tx: _Tx,
+        progress: tuple[float, float, float, float, int, float, float] | None = None,
     ) -> None:
         """Add ``tx`` last, fresh or with the progress of the transmission it leaves."""
-        rem, air, out, snr, fail, chase = (
-            progress if progress is not None else (float(tx.bits), 0.0, 0.0, 0.0, 0, 0.0)
-        )
+        fresh = (float(tx.bits), 0.0, 0.0, 0.0, 0, 0.0, tx.t_start)
+        rem, air, out, snr, fail, chase, idle = progress if progress is not None else fresh
         self.txs.append(tx)
         self.remaining = np.append(self.remaining, rem)
         self.on_air = np.append(self.on_air, air)
@@ -165,6 +169,7 @@ class _Table:
         self.snr_integral = np.append(self.snr_integral, snr)
         self.failures = np.append(self.failures, np.int64(fail))
         self.chase_snr = np.append(self.chase_snr, chase)
+        self.idle_since = np.append(self.idle_since, idle)
         self.uplink = np.append(self.uplink, tx.uplink)
         self.weight = np.append(self.weight, float(tx.bits))
         self.lead = np.append(self.lead, np.intp(tx.devices[0]))
@@ -189,7 +194,6 @@ class _Table:
         i = self.index(tx)
         j = tx.devices.index(member)
         alone = _Tx([member], tx.uplink, tx.bits, [tx.events[j]], tx.t_start)
-        alone.idle_since = tx.idle_since
         was_multicast = len(tx.devices) > 1
         del tx.devices[j], tx.events[j]
         self.multicasts -= was_multicast and len(tx.devices) <= 1
@@ -261,6 +265,7 @@ class _Plan:
         self.stalled = np.zeros((0, m), dtype=bool)  # paused (wait) or a failed block
         self.failed = np.zeros((0, m), dtype=bool)  # the segment is a lost block
         self.chase_after = np.zeros((0, m))  # combined SNR carried out of each segment
+        self.last_sent = np.zeros((0, m), dtype=np.intp)  # last row delivering bits (-1: none)
         self.cum_bits = np.zeros((1, m))
         self.cum_on_air = np.zeros((1, m))
         self.cum_outage = np.zeros((1, m))
@@ -292,6 +297,11 @@ class _Plan:
         plan's); the other running sums are continued here, in order."""
         finite_len = np.where(np.isfinite(seg_len), seg_len, 0.0)[:, None]
         first = self.rows == 0
+        row = np.arange(self.rows, self.rows + len(seg_off))[:, None]
+        last_sent = np.maximum.accumulate(np.where(rate > 0, row, -1), axis=0)
+        if not first:
+            last_sent = np.maximum(last_sent, self.last_sent[-1])
+        self.last_sent = last_sent if first else np.vstack((self.last_sent, last_sent))
         if first:  # nothing to join: take the pieces as they are
             self.seg_off, self.seg_len = seg_off, seg_len
             self.rate, self.snr, self.on_air = rate, snr, on_air
@@ -490,7 +500,7 @@ class Medium:
         return result
 
     def _result(self, tx: _Tx, now: float, delivered: bool) -> TxResult:
-        _, on_air, outage, snr_integral, _, _ = self._table.progress(self._table.index(tx))
+        _, on_air, outage, snr_integral, _, _, _ = self._table.progress(self._table.index(tx))
         duration = now - tx.t_start
         mean_snr = snr_integral / duration if duration > 0 else math.nan
         return TxResult(
@@ -536,17 +546,27 @@ class Medium:
             table.failures += plan.failed[:ended].sum(axis=0)
             if self.chase:
                 table.chase_snr[:] = plan.chase_after[ended - 1]
+        # the end of each transmission's last delivered bits so far (its row k only up to now)
+        r = k if tail > 0 else k - 1
+        if r >= 0:
+            last = plan.last_sent[r]
+            sent = last >= 0
+            if sent.any():
+                at = np.maximum(last, 0)
+                until = plan.seg_off[at] + np.where(at == k, tail, plan.seg_len[at])
+                table.idle_since = np.where(sent, plan.t0 + until, table.idle_since)
         # a channel that never changes is planned as one endless segment: the block is the
         # one of the clock (the same gains), so that every user of the channel moves forward
         self._block = plan.j0 + ended if self.segmented else self.channel.block_at(now)
         self._plan = None
 
     def _rates(
-        self, gains: np.ndarray, j0: int, cell: np.ndarray
+        self, gains: np.ndarray, j0: int, cell: np.ndarray, skip: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """Rates, SINRs and the fraction of time on air (S, m) of the active transmissions
-        given gains (S, n) and each transmission's cell (m,), with the scheduler's waits
-        (S, m bool: paused by the scheduler; None when the outage rule decides)."""
+        given gains (S, n) of blocks ``j0 + skip ..`` and each transmission's cell (m,), with
+        the scheduler's waits (S, m bool: paused by the scheduler; None when the outage rule
+        decides)."""
         table = self._table
         m, S = len(table), gains.shape[0]
         members, starts = table.members()
@@ -565,7 +585,7 @@ class Medium:
         gm = gains[:, members]  # (S, M)
         itf = bool(getattr(self.channel, "has_interference", False))
         ul_i = self.channel.ul_interference_w if itf else 0.0
-        dl_i = self.channel.dl_interference_gain(j0, S)[:, members] if itf else 0.0
+        dl_i = self.channel.dl_interference_gain(j0, skip + S)[skip:, members] if itf else 0.0
         # what does not depend on the part: uplink (always one sender) its received power
         # P g; downlink its SINR P_bs g / (N0 B + P_bs I_dl), the weakest receiver's
         rx_w = self.device_tx_power_w[members[first]] * gm[:, first]
@@ -634,14 +654,42 @@ class Medium:
         self._extend(plan, first)
 
     def _extend(self, plan: _Plan, count: int) -> None:
+        """Plan ``plan``'s next pieces, from ``count`` channel blocks, until one schedules a
+        wake-up (see :meth:`_piece`)."""
+        while not self._piece(plan, count):
+            count = plan.next_chunk
+
+    def _lazy_is_safe(self, plan: _Plan) -> bool:
+        """Whether the rest of ``plan`` may wait until the medium reaches the end of its
+        pieces. The stuck-link check (``max_wait_s``) of a plan that sees no completion in its
+        whole look-ahead happens when the plan is made: it cannot fire if every transmission
+        that has sent nothing in the pieces so far would, at the look-ahead's end, still have
+        been silent for at most ``max_wait_s`` — otherwise the plan is built on now, up to its
+        first completion or its look-ahead's end."""
+        if self.max_wait_s is None:
+            return True
+        silent = ~(plan.cum_bits[-1] > 0)
+        if not silent.any():
+            return True
+        end = float((plan.j0 + self.MAX_HORIZON_BLOCKS) * self.channel.block_s - plan.t0)
+        idle = plan.t0 + end - self._table.idle_since[silent]
+        return bool((idle <= self.max_wait_s).all())
+
+    def _piece(self, plan: _Plan, count: int) -> bool:
         """Plan the next ``count`` channel blocks of ``plan`` (the whole future of a channel
         that never changes) and schedule the wake-up: at the first completion or loss in
         them, at a handover, or at their end to plan further (the plan stays anchored at its
-        start, so a plan built in pieces is the one built at once)."""
+        start, so a plan built in pieces is the one built at once). False when nothing is
+        scheduled: the caller plans the next piece now."""
         table = self._table
         m, j0, a = len(table), plan.j0, plan.rows
         count = min(count, self.MAX_HORIZON_BLOCKS - a) if self.segmented else 1
-        cells, _, owner = self._cells(j0 + a, count)
+        # the channel frees the blocks before the first one asked for (time does not go
+        # back): a piece planned ahead of the clock asks from the plan's start and skips
+        base = j0 + a if self.env.now != plan.t0 else j0
+        skip = j0 + a - base
+        cells, _, owner = self._cells(base, skip + count)
+        cells = cells[skip:]
         # a handover of a device of an active transmission ends the plan: shares change
         moved = (cells != plan.tx_cell[owner]).any(axis=1)
         handover_k = int(np.argmax(moved)) if moved.any() else None
@@ -649,9 +697,9 @@ class Medium:
         if span == 0:  # a handover at the start of this piece
             assert handover_k is not None
             self._schedule_handover(plan, cells, owner, a, handover_k)
-            return
-        gains = self.channel.gains(j0 + a, span)
-        rate, snr, on_air, paused = self._rates(gains, j0 + a, plan.tx_cell)
+            return True
+        gains = self.channel.gains(base, skip + span)[skip:]
+        rate, snr, on_air, paused = self._rates(gains, base, plan.tx_cell, skip)
         chase_start = table.chase_snr if a == 0 else plan.chase_after[-1]
         failed, chase_after = self.outage_rule.failed_blocks(
             snr, self.snr_threshold, list(chase_start)
@@ -708,10 +756,10 @@ class Medium:
             finishing = np.flatnonzero(fin == first).tolist()
             lost = [i for i in np.flatnonzero(lose == first).tolist() if i not in finishing]
             self._schedule(plan, first, None, finishing, lost)
-            return
+            return True
         if handover_k is not None:
             self._schedule_handover(plan, cells, owner, a, handover_k)
-            return
+            return True
         if not self.segmented:
             stuck = sorted(k for tx in table.txs for k in tx.devices)
             raise SimulationError(
@@ -723,9 +771,12 @@ class Medium:
         if plan.rows >= self.MAX_HORIZON_BLOCKS:
             self._check_stuck(plan.t0, plan.t0 + end, plan.cum_bits[-1], plan.snr)
             self._schedule(plan, end, j0 + plan.rows, [], [])
-            return
+            return True
         plan.next_chunk = min(plan.next_chunk * 4, self.MAX_HORIZON_BLOCKS)
+        if not self._lazy_is_safe(plan):
+            return False
         self._schedule(plan, end, None, [], [], extend=True)
+        return True
 
     def _schedule_handover(
         self, plan: _Plan, cells: np.ndarray, owner: np.ndarray, a: int, k: int
@@ -774,36 +825,33 @@ class Medium:
 
     def _check_stuck(self, now: float, until: float, sent: np.ndarray, snr: np.ndarray) -> None:
         """Called when a whole look-ahead passes without a completion: a transmission that
-        will have sent nothing for ``max_wait_s`` by ``until`` can never deliver."""
+        will have sent nothing for ``max_wait_s`` by ``until`` (since its start, or since the
+        end of its last delivered bits) can never deliver."""
         if self.max_wait_s is None:
             return
         for i, tx in enumerate(self._table.txs):
-            if sent[i] > 0:
-                tx.idle_since = None
+            idle_since = float(self._table.idle_since[i])
+            if sent[i] > 0 or until - idle_since <= self.max_wait_s:
                 continue
-            if tx.idle_since is None:
-                started = self._table.remaining[i] < tx.bits
-                tx.idle_since = max(now, tx.t_start) if started else tx.t_start
-            if until - tx.idle_since > self.max_wait_s:
-                k = tx.devices[0]
-                mean_db = 10 * math.log10(max(float(np.mean(snr[:, i])), 1e-300))
-                where = ""
-                distance = getattr(self.channel, "distance_m", None)
-                if callable(distance):
-                    where = f" {float(distance(now)[k]):.4g} m from its base station,"
-                threshold = (
-                    f"{10 * math.log10(self._gamma or self.snr_threshold or 1.0):.3g} dB"
-                    if (self._gamma or self.snr_threshold)
-                    else "none"
-                )
-                raise SimulationError(
-                    f"device {k} cannot deliver: its {'uplink' if tx.uplink else 'downlink'} has "
-                    f"sent nothing for {until - tx.idle_since:.4g} s of simulated time "
-                    f"(network.outage.max_wait_s = {self.max_wait_s:g});{where} its mean SNR "
-                    f"over the last {until - now:.4g} s was {mean_db:.3g} dB against a "
-                    f"threshold of {threshold}. Move it closer, lower "
-                    "network.outage.snr_threshold_db, or raise network.outage.max_wait_s"
-                )
+            k = tx.devices[0]
+            mean_db = 10 * math.log10(max(float(np.mean(snr[:, i])), 1e-300))
+            where = ""
+            distance = getattr(self.channel, "distance_m", None)
+            if callable(distance):
+                where = f" {float(distance(now)[k]):.4g} m from its base station,"
+            threshold = (
+                f"{10 * math.log10(self._gamma or self.snr_threshold or 1.0):.3g} dB"
+                if (self._gamma or self.snr_threshold)
+                else "none"
+            )
+            raise SimulationError(
+                f"device {k} cannot deliver: its {'uplink' if tx.uplink else 'downlink'} has "
+                f"sent nothing for {until - idle_since:.4g} s of simulated time "
+                f"(network.outage.max_wait_s = {self.max_wait_s:g});{where} its mean SNR "
+                f"over the last {until - now:.4g} s was {mean_db:.3g} dB against a "
+                f"threshold of {threshold}. Move it closer, lower "
+                "network.outage.snr_threshold_db, or raise network.outage.max_wait_s"
+            )
 
     def _wake(self, token: int) -> None:
         if token != self._token:
