@@ -28,6 +28,14 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def _init_worker(threads: int) -> None:
+    """Pool-process initializer: the CPU threads of OpenMP/MKL (numpy's and torch's kernels
+    before a run sets torch's own count) limited to the runs' ``execution.threads``, so that
+    the workers do not oversubscribe the cores."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["MKL_NUM_THREADS"] = str(threads)
+
+
 class RunError(RuntimeError):
     """A run's failure whose own exception could not cross the process boundary (it does not
     survive pickling): its type and message, as text."""
@@ -75,7 +83,12 @@ def _execute_local(
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ours = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(threads,),
+    )
     try:
         # the workers (spawned on submit) inherit an ignored SIGINT: Ctrl-C reaches only this
         # process, which then stops them (no tracebacks from every worker, no run finishing late)
@@ -138,14 +151,18 @@ def _execute_ray(
         else:  # a cluster: connect, leave it running
             ray.init(address=address)
     try:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        n = min(len(jobs), cpus) if workers is None else workers
+        share = max(1, cpus // max(1, n))  # --workers runs at a time on the cluster's CPUs
         task = ray.remote(execute_run)
         pending = {}
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
         for i, sc, run_dir in jobs:
             sc, gpu = _ray_device(sc, has_gpus)
-            # a task asks for the CPUs its run uses (execution.threads)
-            cpus = sc.execution.threads
-            opts = task.options(num_cpus=cpus, num_gpus=1 if gpu else 0, max_retries=0)
+            # a task asks for its share of the CPUs, at least the threads its run uses (at
+            # most the cluster's: a task asking for more would never be scheduled)
+            need = min(cpus, max(share, sc.execution.threads))
+            opts = task.options(num_cpus=need, num_gpus=1 if gpu else 0, max_retries=0)
             pending[opts.remote(sc, run_dir, source)] = i
         try:
             while pending:

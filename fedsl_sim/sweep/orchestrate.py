@@ -115,7 +115,8 @@ def run_sweep(
     path : sweep YAML file.
     out_dir : the sweep directory (created, or an earlier one to resume); default
         ``results/sweeps/<name>/``.
-    workers : parallel runs; default min(#runs to do, #CPUs).
+    workers : parallel runs; default as many as the CPUs hold runs of their
+        ``execution.threads`` (at most the runs to do).
     backend : ``"local"`` (spawned processes) or ``"ray"`` (Ray tasks; ``address`` of a
         cluster, or a local instance started and stopped here).
     progress : progress bar (runs done/total, ETA) on stderr.
