@@ -62,7 +62,8 @@ FORMAT = "fedsl-sim checkpoint"
 #: 2: the fidelity fixes changed the pickled layout (medium, world, recorder, schemes)
 #: 3: runtime classes built by fedsl_sim.build (no scenario in the world or the schemes)
 #: 4: the medium keeps its transmissions' progress as arrays (execution.threads in scenarios)
-FORMAT_VERSION = 4
+#: 5: the medium's transmissions and plans live in fedsl_sim.sim.transmissions
+FORMAT_VERSION = 5
 MAGIC = b"fedsl-sim checkpoint\n"
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "latest.ckpt"
