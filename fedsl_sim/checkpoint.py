@@ -63,7 +63,8 @@ FORMAT = "fedsl-sim checkpoint"
 #: 3: runtime classes built by fedsl_sim.build (no scenario in the world or the schemes)
 #: 4: the medium keeps its transmissions' progress as arrays (execution.threads in scenarios)
 #: 5: the medium's transmissions and plans live in fedsl_sim.sim.transmissions
-FORMAT_VERSION = 5
+#: 6: per-device state made on demand (fedsl_sim.schemes.copies; lazy batch streams)
+FORMAT_VERSION = 6
 MAGIC = b"fedsl-sim checkpoint\n"
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "latest.ckpt"

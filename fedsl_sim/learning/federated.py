@@ -40,10 +40,11 @@ class FederatedData:
         self.dataset = dataset
         self.shards = shards
         self.sizes = np.array([len(idx) for idx in self.shards], dtype=np.int64)
-        self._streams = [
-            BatchStream(idx, batch_size, streams.numpy("batch_order", k))
-            for k, idx in enumerate(self.shards)
-        ]
+        self._batch_size = batch_size
+        self._rngs = streams
+        #: device k's batch stream, made when it first trains (keyed streams: the same
+        #: batches as one made at the start)
+        self._streams: dict[int, BatchStream] = {}
 
     @property
     def num_classes(self) -> int:
@@ -55,5 +56,9 @@ class FederatedData:
 
     def next_batch(self, device: int) -> tuple[Tensor, Tensor]:
         """The device's next mini-batch ``(x, y)``: x (B, C, H, W) float32, y (B,) int64."""
-        idx = torch.from_numpy(self._streams[device].next())
+        stream = self._streams.get(device)
+        if stream is None:
+            rng = self._rngs.numpy("batch_order", device)
+            stream = self._streams[device] = BatchStream(self.shards[device], self._batch_size, rng)
+        idx = torch.from_numpy(stream.next())
         return self.dataset.train_x[idx], self.dataset.train_y[idx]

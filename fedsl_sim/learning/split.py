@@ -7,7 +7,7 @@ benchmark calls the very same functions in a bare loop. Nothing here knows about
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -157,7 +157,7 @@ def local_step(model: nn.Module, optimizer: Optimizer, x: Tensor, y: Tensor) -> 
     return float(loss.detach())
 
 
-def fedavg(states: Sequence[dict[str, Tensor]], weights: Sequence[float]) -> dict[str, Tensor]:
+def fedavg(states: Sequence[Mapping[str, Tensor]], weights: Sequence[float]) -> dict[str, Tensor]:
     """Weighted average of state dicts (FedAvg), key by key over the states that hold the key.
 
     Floating tensors (parameters, BatchNorm statistics) are averaged with the weights of the

@@ -19,7 +19,9 @@ with all three off.
 from __future__ import annotations
 
 import copy
+import functools
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -50,6 +52,7 @@ from fedsl_sim.learning.split import (
     server_gradients,
 )
 from fedsl_sim.schemes.base import RoundResult, Scheme
+from fedsl_sim.schemes.copies import DeviceCopies, PerDevice, SharedCopy, constant
 from fedsl_sim.schemes.settings import SchemeSettings, SplitByDistance
 from fedsl_sim.schemes.shape import SHIPPED_SHAPES
 from fedsl_sim.sim.recorder import (
@@ -62,6 +65,15 @@ from fedsl_sim.sim.recorder import (
     UPLINK,
 )
 from fedsl_sim.sim.world import Process, World
+
+
+def _structure(part: nn.Module) -> nn.Module:
+    """A module of ``part``'s structure for a device copy (its values are overwritten when
+    the copy is loaded; no gradients carried over)."""
+    module = copy.deepcopy(part)
+    for p in module.parameters():
+        p.grad = None
+    return module
 
 
 def _load_part(model: nn.Module, state: dict[str, Tensor]) -> None:
@@ -123,16 +135,30 @@ class SplitFed(Scheme):
         # initialised on the CPU from the seeded generator, then moved: same start anywhere
         self.global_model = nn.Sequential(*layers).to(self.device)
         self.server = self.global_model[s_min:]  # the shared (or last averaged) server part
-        if self.shape.server_copy_per_device:  # SplitFed V1: device k's copy holds its layers s_k..
-            self.servers = [copy.deepcopy(self.global_model[s:]) for s in self.splits]
+        #: the last average of every layer some device holds, as the devices received it
+        #: (the live model's layers past the shallowest split keep training on the server)
+        self._average = self._snapshot()
+        #: SplitFed V1: device k's server-side copy (its layers s_k + 1 ..), made when used
+        self.servers: DeviceCopies | None = None
+        self._shared_server_opt: Optimizer | None = None
+        if self.shape.server_copy_per_device:
+            self.servers = DeviceCopies(
+                n,
+                self._server_structure,
+                self._server_optimizer,
+                self._server_snapshot(),
+                self.splits.__getitem__,
+            )
         else:
-            self.servers = [self.server]
-        server_cfg = cfg.server_optimizer
-        self.server_opts = [
-            make_optimizer(m.parameters(), server_cfg) if len(m) else None for m in self.servers
-        ]  # FL has no server part
-        self.clients = [copy.deepcopy(self.global_model[:s]) for s in self.splits]
-        self.client_opts = [make_optimizer(m.parameters(), cfg.optimizer) for m in self.clients]
+            self._shared_server_opt = self._server_optimizer(self.server)
+        #: every device's client-side copy: a module only while it holds weights of its own
+        self.clients: DeviceCopies = DeviceCopies(
+            n,
+            self._client_structure,
+            self._client_optimizer,
+            self._average,
+            self.splits.__getitem__,
+        )
         self.local_steps = cfg.local_steps
         self.label_bits = max(1, math.ceil(math.log2(data.num_classes)))
 
@@ -140,24 +166,38 @@ class SplitFed(Scheme):
         self.codecs = comp.codecs
         self.sparse_compute = comp.sparse_compute
         self.schedule = comp.schedule
-        self.pruners = (
-            [Pruner(MagnitudePruning(scope=comp.pruning_scope)) for _ in range(n)]
-            if comp.pruning_rate > 0
-            else None
+        self.pruners: PerDevice[Pruner] | None = (
+            PerDevice(n, self._new_pruner) if comp.pruning_rate > 0 else None
         )
         #: per device, the pruning rate of an update round it has not applied yet
         self._mask_rate: list[float | None] = [None] * n
-        self.dropout_gens = [world.streams.torch("dropout", k) for k in range(n)]
-        self.quant_gens = [world.streams.torch("quantization", k) for k in range(n)]
-        self._densities: list[list[float] | None] = [None] * n
+        streams = world.streams
+        self.dropout_gens = PerDevice(n, functools.partial(streams.torch, "dropout"))
+        self.quant_gens = PerDevice(n, functools.partial(streams.torch, "quantization"))
+        self._densities: PerDevice[list[float] | None] = PerDevice(n, constant(None))
         self._aggregated_this_round = False
         self._servers_averaged_this_round = False
         self._stale: set[int] = set()  # devices that missed the last average
         self.last_aggregated: list[int] = []  # devices in the last FedAvg
         self._served: set[int] = set()  # devices the server stepped for since the last average
-        #: the last average of every layer some device holds, as the devices received it
-        #: (the live model's layers past the shallowest split keep training on the server)
-        self._average = self._snapshot()
+
+    # ------------------------------------------------------------------ per-device state
+    def _client_structure(self, k: int) -> nn.Module:
+        return _structure(self.global_model[: self.splits[k]])
+
+    def _client_optimizer(self, module: nn.Module) -> Optimizer:
+        return make_optimizer(module.parameters(), self.settings.optimizer)
+
+    def _server_structure(self, k: int) -> nn.Module:
+        return _structure(self.global_model[self.splits[k] :])
+
+    def _server_optimizer(self, module: nn.Module) -> Optimizer | None:
+        if not len(module):  # FL has no server part
+            return None
+        return make_optimizer(module.parameters(), self.settings.server_optimizer)
+
+    def _new_pruner(self, k: int) -> Pruner:
+        return Pruner(MagnitudePruning(scope=self.settings.compression.pruning_scope))
 
     # ------------------------------------------------------------------ round hooks
     def configure(self, r: int) -> None:
@@ -165,8 +205,7 @@ class SplitFed(Scheme):
         if self.pruners is not None and self.schedule.is_update_round(r):
             # each device recomputes its mask when it next trains, from the weights it will
             # train (after fetching a missed average), at the rate of this update round
-            for k in range(self.world.n_devices):
-                self._mask_rate[k] = self.schedule.rate_at(r)
+            self._mask_rate = [self.schedule.rate_at(r)] * self.world.n_devices
 
     def aggregate(self, r: int, result: RoundResult) -> Process:
         if self.shape.server_copy_per_device:
@@ -185,9 +224,10 @@ class SplitFed(Scheme):
     def save_device(self, k: int) -> tuple[object, ...]:
         """Device k's client-side model, optimizer and pruning state (what it returns to if
         it goes down)."""
+        opt = self.clients.optimizer(k)
         return (
             copy.deepcopy(self.clients[k].state_dict()),
-            copy.deepcopy(self.client_opts[k].state_dict()),
+            copy.deepcopy(opt.state_dict() if opt is not None else None),
             self._mask_state(k),
         )
 
@@ -196,7 +236,9 @@ class SplitFed(Scheme):
         must fetch the last average before it next trains."""
         model_state, opt_state, mask_state = state
         self.clients[k].load_state_dict(model_state)  # type: ignore[arg-type]
-        self.client_opts[k].load_state_dict(opt_state)  # type: ignore[arg-type]
+        opt = self.clients.optimizer(k)
+        if opt is not None:
+            opt.load_state_dict(opt_state)  # type: ignore[arg-type]
         self._restore_mask_state(k, mask_state)  # type: ignore[arg-type]
         self._stale.add(k)
 
@@ -236,6 +278,16 @@ class SplitFed(Scheme):
             if int(key.split(".", 1)[0]) < deepest
         }
 
+    def _server_snapshot(self) -> dict[str, Tensor]:
+        """A copy of the whole model's layers from the shallowest split on (SplitFed V1: what
+        every server-side copy holds after an average)."""
+        s_min = min(self.splits)
+        return {
+            key: v.detach().clone()
+            for key, v in self.global_model.state_dict().items()
+            if int(key.split(".", 1)[0]) >= s_min
+        }
+
     @property
     def global_client(self) -> nn.Module:
         """The last averaged client-side model (up to the shallowest split layer)."""
@@ -244,9 +296,9 @@ class SplitFed(Scheme):
     def _server_for(self, k: int) -> tuple[nn.Module, Optimizer | None]:
         """The server-side model that serves device k (from its layer s_k + 1 on) and the
         optimizer that steps it (over the whole shared model: unused layers get no grad)."""
-        if self.shape.server_copy_per_device:
-            return self.servers[k], self.server_opts[k]
-        return self.server[self.splits[k] - min(self.splits) :], self.server_opts[0]
+        if self.servers is not None:
+            return self.servers.module(k), self.servers.optimizer(k)
+        return self.server[self.splits[k] - min(self.splits) :], self._shared_server_opt
 
     def _batch(self, k: int) -> tuple[Tensor, Tensor]:
         """Device k's next mini-batch, on the compute device."""
@@ -298,7 +350,8 @@ class SplitFed(Scheme):
 
     def _step(self, k: int, r: int, fwd_flops: float, bwd_flops: float) -> Process:
         """One split training step of device k on its next mini-batch."""
-        world, model, opt = self.world, self.clients[k], self.client_opts[k]
+        world, model, opt = self.world, self.clients.module(k), self.clients.optimizer(k)
+        assert opt is not None
         x, y = self._batch(k)
         batch = len(y)
         acts = client_forward(model, x)
@@ -414,7 +467,7 @@ class SplitFed(Scheme):
         # SplitFed V1's server part is already the average of the arrived devices' copies
         trained_for = arrived if self.shape.server_copy_per_device else self._served
         extra, extra_w = self._server_contributions(trained_for, server_state)
-        n_params = sum(p.numel() for k in arrived for p in self.clients[k].parameters())
+        n_params = sum(self.clients.parameter_count(k) for k in arrived)
         n_params += sum(v.numel() for st in extra for v in st.values() if v.is_floating_point())
         flops = 2.0 * n_params  # one multiply-add per parameter per model
         averaged = yield from self.world.server_compute(
@@ -425,15 +478,14 @@ class SplitFed(Scheme):
             kind=AGGREGATION,
         )
         _load_part(self.global_model, averaged)
-        if self.shape.server_copy_per_device and extra:  # the copies continue from the average
-            for k, m in enumerate(self.servers):
-                m.load_state_dict(self.global_model[self.splits[k] :].state_dict())
+        if self.servers is not None and extra:  # the copies continue from the average
+            self.servers.hold_all(self._server_snapshot())
         self._served = set()
         self._average = self._snapshot()
         self._aggregated_this_round = True
         env = self.world.env
         here = [k for k in devices if k not in self._stale]
-        self._stale.update(k for k in range(self.world.n_devices) if k not in here)
+        self._stale = set(range(self.world.n_devices)).difference(here)
         if self.settings.downlink == "unicast":
             yield env.all_of(
                 [
@@ -469,9 +521,11 @@ class SplitFed(Scheme):
             else:
                 self._stale.add(k)  # it must fetch the average before it next trains
 
-    def _server_copies_state(self) -> list[dict[str, Tensor]]:
-        """SplitFed V1: each device's server-side copy (slices keep the whole model's keys)."""
-        return [m.state_dict() for m in self.servers]
+    def _server_copies_state(self, devices: list[int]) -> list[Mapping[str, Tensor]]:
+        """SplitFed V1: these devices' server-side copies (slices keep the whole model's
+        keys)."""
+        assert self.servers is not None
+        return [self.servers.state(k) for k in devices]
 
     def _aggregate_servers(self, r: int, received: dict[int, Any]) -> Process:
         """SplitFed V1: the server averages the server-side copies of the devices whose
@@ -481,17 +535,16 @@ class SplitFed(Scheme):
         arrived = sorted(received)
         if not arrived:
             return  # no average this time, on either side
+        assert self.servers is not None
         weights = [float(self.data.sizes[k]) for k in arrived]
-        n_params = sum(p.numel() for k in arrived for p in self.servers[k].parameters())
+        n_params = sum(self.servers.parameter_count(k) for k in arrived)
         flops = 2.0 * n_params
-        copies = self._server_copies_state()
-        states = [copies[k] for k in arrived]
+        states = self._server_copies_state(arrived)
         averaged = yield from self.world.server_compute(
             None, r, flops, lambda: fedavg(states, weights), kind=AGGREGATION
         )
         _load_part(self.global_model, averaged)
-        for k, m in enumerate(self.servers):
-            m.load_state_dict(self.global_model[self.splits[k] :].state_dict())
+        self.servers.hold_all(self._server_snapshot())
         self._servers_averaged_this_round = True
 
     def _download(self, k: int, r: int, bits: int, next_round: int) -> Process:
@@ -507,10 +560,9 @@ class SplitFed(Scheme):
         return True
 
     def _receive_average(self, k: int, next_round: int) -> None:
-        """Device k's client-side model becomes its part of the last average."""
-        self.clients[k].load_state_dict(
-            {key: self._average[key] for key in self.clients[k].state_dict()}
-        )
+        """Device k's client-side model becomes its part of the last average (it keeps no
+        module: the average is shared, see :class:`~fedsl_sim.schemes.copies.DeviceCopies`)."""
+        masks = None
         if (
             self.pruners is not None
             and self._mask_rate[k] is None
@@ -518,7 +570,8 @@ class SplitFed(Scheme):
         ):
             # keep the device's mask until its next update; when one follows, the new mask is
             # computed from the average itself, so weights other devices kept can come back
-            self.pruners[k].apply(self.clients[k])
+            masks = self.pruners[k].masks
+        self.clients.hold(k, self._average, masks)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self) -> tuple[float, float]:
@@ -540,13 +593,13 @@ class SplitFed(Scheme):
         weights = [float(x) for x in self.data.sizes]
         server_state = model[min(self.splits) :].state_dict()
         if self.shape.server_copy_per_device and not self._servers_averaged_this_round:
-            server_state = fedavg(self._server_copies_state(), weights)
+            server_state = fedavg(self._server_copies_state(devices), weights)
             _load_part(model, server_state)
         if not self._aggregated_this_round:
             trained_for = devices if self.shape.server_copy_per_device else self._served
             extra, extra_w = self._server_contributions(trained_for, server_state)
-            clients = [m.state_dict() for m in self.clients]
-            _load_part(model, fedavg(clients + extra, weights + extra_w))
+            clients = [self.clients.state(k) for k in devices]
+            _load_part(model, fedavg([*clients, *extra], weights + extra_w))
         return model
 
 
@@ -577,18 +630,19 @@ class VanillaSplitLearning(SplitFed):
     def __init__(self, settings: SchemeSettings, world: World, data: FederatedData) -> None:
         super().__init__(settings, world, data)
         n = world.n_devices
-        shared, opt = self.clients[0], self.client_opts[0]
-        self.clients, self.client_opts = [shared] * n, [opt] * n
+        shared = self.clients.module(0)
+        self.clients = SharedCopy(n, shared, self.clients.optimizer(0))
         self.global_model = nn.Sequential(*shared, *self.server)  # the shared model is the model
         if self.pruners is not None:
-            self.pruners = [self.pruners[0]] * n
+            self.pruners = PerDevice(n, constant(self.pruners[0]))
         self._holder = 0  # the device that holds the client-side model
 
     def configure(self, r: int) -> None:
         self._aggregated_this_round = True  # the shared model is the model
         if self.pruners is not None and self.schedule.is_update_round(r):
             self.pruners[0].update(self.clients[0], self.schedule.rate_at(r))
-            self._densities = [self.pruners[0].densities(self.clients[0])] * self.world.n_devices
+            dens = self.pruners[0].densities(self.clients[0])
+            self._densities = PerDevice(self.world.n_devices, constant(dens))
 
     def device_round(self, k: int, r: int, aggregate: bool) -> Process:
         """Device k's turn: the model is handed over to it (unless it holds it), then it
@@ -628,14 +682,16 @@ class FedAvgScheme(SplitFed):
         return [n_layers] * self.world.n_devices  # everything on the device; no server part
 
     def _step(self, k: int, r: int, fwd_flops: float, bwd_flops: float) -> Process:
-        world, model = self.world, self.clients[k]
+        world, model = self.world, self.clients.module(k)
         x, y = self._batch(k)
         batch = len(y)
         yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
         yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
         # the step exists once its computation has completed (a cut-off loses it); nobody
         # else reads the device's model meanwhile, so computing it now is the same arithmetic
-        world.recorder.train_loss(local_step(model, self.client_opts[k], x, y))
+        opt = self.clients.optimizer(k)
+        assert opt is not None
+        world.recorder.train_loss(local_step(model, opt, x, y))
         if self.pruners is not None:
             self.pruners[k].apply(model)
 

@@ -433,13 +433,13 @@ def test_a_deadline_inside_the_compute_leaves_the_model_unchanged(scheme):
         )
     )
     before = client_state(sim)
-    opt_before = copy.deepcopy(sim.scheme.client_opts[0].state_dict())
+    opt_before = copy.deepcopy(sim.scheme.clients.optimizer(0).state_dict())
     sim.run_rounds()
     fwd = events(sim, "client_forward")
     assert fwd and fwd[0].t_end_s == pytest.approx(0.001)
     after = client_state(sim)
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert sim.scheme.client_opts[0].state_dict()["state"] == opt_before["state"]
+    assert sim.scheme.clients.optimizer(0).state_dict()["state"] == opt_before["state"]
 
 
 def test_a_deadline_during_the_client_backward_loses_that_step():
@@ -475,7 +475,7 @@ def test_a_device_that_goes_down_loses_its_optimizer_state(tmp_path):
     # it completed a step before going down at 45 ms, then lost it (and its momentum)
     assert len(events(sim, "client_backward")) >= 1
     assert all(torch.equal(before[k], v) for k, v in client_state(sim).items())
-    assert sim.scheme.client_opts[0].state_dict()["state"] == {}
+    assert sim.scheme.clients.optimizer(0).state_dict()["state"] == {}
     assert 0 in sim.scheme.stale
 
 
