@@ -349,7 +349,8 @@ class BlockFading:
     def powers(self, j0: int, count: int) -> NDArray[np.float64]:
         """|h|² of every link in blocks ``j0 .. j0+count-1``: shape (count, n_links).
 
-        Same values as ``power(j)`` block by block (a new array, drawn chunks reused).
+        Same values as ``power(j)`` block by block (read-only: a view of the drawn chunk when
+        the blocks lie in one, else a new array).
         """
         j0 = _validate.integer("j0", j0, 0)
         count = _validate.integer("count", count, 1)
@@ -359,9 +360,12 @@ class BlockFading:
         self.power(j0 + count - 1)  # draws every chunk up to the last one, in order
         if first < self._first_kept_chunk:
             self.power(j0)  # raises the discarded-block error
-        rows = np.concatenate([self._chunks[c] for c in range(first, last + 1)])
-        start = j0 - first * self.chunk_blocks
-        return rows[start : start + count]
+        size = self.chunk_blocks
+        parts = [  # each chunk's rows only (no copy of whole chunks)
+            self._chunks[c][max(j0 - c * size, 0) : min(j0 + count - c * size, size)]
+            for c in range(first, last + 1)
+        ]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def start_s(self, j: int) -> float:
         """Start time of block ``j``, seconds: exactly ``j * coherence_s``."""

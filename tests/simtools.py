@@ -61,9 +61,10 @@ class PiecewiseChannel:
     def block_at(self, t_s: float) -> int:
         return math.floor(t_s / self.block_s)
 
-    def gains(self, j0: int, count: int) -> np.ndarray:
+    def gains(self, j0: int, count: int, devices: np.ndarray | None = None) -> np.ndarray:
         g = [self._g[min(j, len(self._g) - 1)] for j in range(j0, j0 + count)]
-        return np.repeat(np.asarray(g, dtype=float)[:, None], self._n, axis=1)
+        n = self._n if devices is None else len(devices)
+        return np.repeat(np.asarray(g, dtype=float)[:, None], n, axis=1)
 
 
 class StaticChannel(PiecewiseChannel):

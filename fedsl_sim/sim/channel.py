@@ -171,16 +171,20 @@ class ShadowingStage:
         self.pathloss = pathloss
 
     def apply(self, chunk: LinkChunk) -> None:
-        if isinstance(self.unit, CorrelatedShadowing):
-            unit = self.unit.sample_path_db(chunk.travelled_m)
+        if self.std_db is not None and not isinstance(self.unit, CorrelatedShadowing):
+            # one draw per link, fixed scale: every block's row is the same (kept once)
+            sh_db = np.broadcast_to(self.std_db * self.unit, chunk.dist.shape)
         else:
-            unit = np.broadcast_to(self.unit, chunk.dist.shape)
-        if self.std_db is None:
-            assert isinstance(self.pathloss, ThreeGppPathLoss)
-            std = self.pathloss.shadowing_std_db(chunk.components["los"], d2d_m=chunk.dist)
-        else:
-            std = self.std_db
-        sh_db = std * unit
+            if isinstance(self.unit, CorrelatedShadowing):
+                unit = self.unit.sample_path_db(chunk.travelled_m)
+            else:
+                unit = np.broadcast_to(self.unit, chunk.dist.shape)
+            if self.std_db is None:
+                assert isinstance(self.pathloss, ThreeGppPathLoss)
+                std = self.pathloss.shadowing_std_db(chunk.components["los"], d2d_m=chunk.dist)
+            else:
+                std = self.std_db
+            sh_db = std * unit
         chunk.components["shadowing_db"] = sh_db
         chunk.db_terms.append(sh_db)
 
@@ -230,7 +234,10 @@ class RadioChannel:
     interference : the neighbouring cells' interference, or None.
     """
 
+    #: blocks per chunk at most, and link-blocks per chunk at most: many links get shorter
+    #: chunks, so that a chunk's arrays stay small (the values do not depend on it)
     CHUNK_BLOCKS = 1024
+    CHUNK_LINK_BLOCKS = 1 << 20
 
     def __init__(
         self,
@@ -263,6 +270,7 @@ class RadioChannel:
         )
         self.n_cells = n_cells = len(self.cells_m)
         links = n * n_cells
+        self.chunk_blocks = max(16, min(self.CHUNK_BLOCKS, self.CHUNK_LINK_BLOCKS // links))
         self.hysteresis_db = float(hysteresis_db)
         # association compares received powers: each cell's transmit power counts
         self._cell_power_dbm = np.asarray(cell_tx_power_dbm, dtype=float)
@@ -348,63 +356,83 @@ class RadioChannel:
         """(n,) distances to the base station at ``t_s``, metres."""
         return np.hypot(*self.mobility.position(t_s).T)
 
-    def gains(self, j0: int, count: int) -> np.ndarray:
+    def gains(self, j0: int, count: int, devices: np.ndarray | None = None) -> np.ndarray:
         """(count, n) linear power gains of blocks ``j0 .. j0+count-1`` (never earlier chunks
-        than the last one asked for: time does not go back). On a channel that never changes
-        every block is block 0."""
+        than the last one asked for: time does not go back); (count, len(devices)) of those
+        devices only. On a channel that never changes every block is block 0."""
         if not self.time_varying:
-            return np.broadcast_to(self._chunk(0)[0], (count, self.n))
-        size = self.CHUNK_BLOCKS
-        first, last = j0 // size, (j0 + count - 1) // size
+            row = self._chunk(0)[0]
+            row = row if devices is None else row[devices]
+            return np.broadcast_to(row, (count, len(row)))
+        size = self.chunk_blocks
+        first = j0 // size
         # the processes are sequential: a jump ahead (a long computation with an idle medium)
         # still computes every chunk in between, each dropped once the next one exists
         while self._next_chunk < first:
             self._chunk(self._next_chunk)
             self._drop_before(self._next_chunk)
         self._drop_before(first)
-        rows = [self._chunk(c) for c in range(first, last + 1)]
-        block = rows[0] if len(rows) == 1 else np.concatenate(rows)
-        start = j0 - first * size
-        return block[start : start + count]
+        return self._rows(self._chunk, j0, count, devices)
+
+    def _rows(
+        self,
+        chunk_of: Any,
+        j0: int,
+        count: int,
+        devices: np.ndarray | None,
+    ) -> np.ndarray:
+        """Rows ``j0 .. j0+count-1`` (columns ``devices``, default all) of the per-chunk
+        arrays ``chunk_of(c)``, sliced chunk by chunk (no copy of whole chunks)."""
+        size = self.chunk_blocks
+        first, last = j0 // size, (j0 + count - 1) // size
+        parts = []
+        for c in range(first, last + 1):
+            a = max(j0 - c * size, 0)
+            b = min(j0 + count - c * size, size)
+            part = chunk_of(c)[a:b]
+            parts.append(part if devices is None else part[:, devices])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _drop_before(self, chunk: int) -> None:
         """Free the chunks (and the fading draws) before ``chunk``: time does not go back."""
         for c in [c for c in self._chunks if c < chunk]:
             del self._chunks[c]
             self._components.pop(c, None)
-        self.fading.discard_before(chunk * self.CHUNK_BLOCKS)
+        self.fading.discard_before(chunk * self.chunk_blocks)
 
     def gain(self, j: int) -> np.ndarray:
         """(n,) linear power gains of block ``j``."""
         return self.gains(j, 1)[0]
 
-    def serving(self, j0: int, count: int) -> np.ndarray:
-        """(count, n) serving cell of every device in blocks ``j0 .. j0+count-1``."""
-        return self._component_rows("serving", j0, count)
+    def serving(self, j0: int, count: int, devices: np.ndarray | None = None) -> np.ndarray:
+        """(count, n) serving cell of every device in blocks ``j0 .. j0+count-1``;
+        (count, len(devices)) of those devices only."""
+        return self._component_rows("serving", j0, count, devices)
 
-    def _component_rows(self, key: str, j0: int, count: int) -> np.ndarray:
+    def _component_rows(
+        self, key: str, j0: int, count: int, devices: np.ndarray | None
+    ) -> np.ndarray:
         if not self.time_varying:
             self._chunk(0)
             row = self._components[0][key][0]
+            row = row if devices is None else row[devices]
             return np.broadcast_to(row, (count, *row.shape))
-        self.gains(j0, count)
-        size = self.CHUNK_BLOCKS
-        first, last = j0 // size, (j0 + count - 1) // size
-        rows = [self._components[c][key] for c in range(first, last + 1)]
-        block = rows[0] if len(rows) == 1 else np.concatenate(rows)
-        start = j0 - first * size
-        return block[start : start + count]
+        self.gains(j0, count, devices=np.zeros(0, dtype=np.intp))  # computed up to there
+        return self._rows(lambda c: self._components[c][key], j0, count, devices)
 
-    def dl_interference_gain(self, j0: int, count: int) -> np.ndarray:
+    def dl_interference_gain(
+        self, j0: int, count: int, devices: np.ndarray | None = None
+    ) -> np.ndarray:
         """(count, n) sum over the interfering base stations of load x their power gain to each
-        device (multiply by the BS transmit power for watts)."""
-        return self._component_rows("dl_interference_gain", j0, count)
+        device (multiply by the BS transmit power for watts); (count, len(devices)) of those
+        devices only."""
+        return self._component_rows("dl_interference_gain", j0, count, devices)
 
     def components(self, j: int) -> dict[str, np.ndarray]:
         """Distance (m), LOS state, path loss (dB), shadowing (dB) and fading power of every
         link in block ``j`` (for link budgets and reports)."""
         self.gain(j)
-        c, row = divmod(j, self.CHUNK_BLOCKS) if self.time_varying else (0, 0)
+        c, row = divmod(j, self.chunk_blocks) if self.time_varying else (0, 0)
         return {k: v[row] for k, v in self._components[c].items()}
 
     def _chunk(self, c: int) -> np.ndarray:
@@ -420,7 +448,7 @@ class RadioChannel:
         return self._chunks[c]
 
     def _compute_chunk(self, c: int) -> np.ndarray:
-        size, n, n_cells = self.CHUNK_BLOCKS, self.n, self.n_cells
+        size, n, n_cells = self.chunk_blocks, self.n, self.n_cells
         starts_s = np.arange(c * size, (c + 1) * size) * self.block_s
         pos = self.mobility.positions(starts_s)  # (size, n, 2)
         chunk = LinkChunk(
@@ -464,8 +492,8 @@ class RadioChannel:
         path loss, shadowing; no fast fading) at the start, then a handover whenever another
         cell is stronger by more than the hysteresis."""
         large_db = rx_dbm
-        if self.n_cells == 1:
-            return np.zeros(large_db.shape[:2], dtype=np.intp)
+        if self.n_cells == 1:  # one row of zeros, read-only, for every block
+            return np.broadcast_to(np.zeros((1, self.n), dtype=np.intp), large_db.shape[:2])
         out = np.empty(large_db.shape[:2], dtype=np.intp)
         current = self._serving
         devices = np.arange(self.n)

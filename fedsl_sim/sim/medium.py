@@ -279,7 +279,7 @@ class Medium:
         """Serving cell of ``devices`` in the current block."""
         if self.n_cells == 1:
             return np.zeros(len(devices), dtype=np.intp)
-        return self.channel.serving(self._block, 1)[0, devices]
+        return self.channel.serving(self._block, 1, devices)[0]
 
     def _advance(self, now: float) -> None:
         """Bring every active transmission's remaining bits, time on air, outage time, SNR
@@ -324,9 +324,9 @@ class Medium:
         self, gains: np.ndarray, j0: int, cell: np.ndarray, skip: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """Rates, SINRs and the fraction of time on air (S, m) of the active transmissions
-        given gains (S, n) of blocks ``j0 + skip ..`` and each transmission's cell (m,), with
-        the scheduler's waits (S, m bool: paused by the scheduler; None when the outage rule
-        decides)."""
+        given the gains (S, M) of the transmissions' members in blocks ``j0 + skip ..`` and
+        each transmission's cell (m,), with the scheduler's waits (S, m bool: paused by the
+        scheduler; None when the outage rule decides)."""
         table = self._table
         m, S = len(table), gains.shape[0]
         members, starts = table.members()
@@ -342,10 +342,10 @@ class Medium:
 
         owner = table.owner()
         first = np.arange(m) if starts is None else starts
-        gm = gains[:, members]  # (S, M)
+        gm = gains  # (S, M)
         itf = bool(getattr(self.channel, "has_interference", False))
         ul_i = self.channel.ul_interference_w if itf else 0.0
-        dl_i = self.channel.dl_interference_gain(j0, skip + S)[skip:, members] if itf else 0.0
+        dl_i = self.channel.dl_interference_gain(j0, skip + S, members)[skip:] if itf else 0.0
         # what does not depend on the part: uplink (always one sender) its received power
         # P g; downlink its SINR P_bs g / (N0 B + P_bs I_dl), the weakest receiver's
         rx_w = self.device_tx_power_w[members[first]] * gm[:, first]
@@ -392,7 +392,7 @@ class Medium:
         owner = self._table.owner()
         if self.n_cells == 1:
             return np.zeros((count, len(members)), dtype=np.intp), np.zeros(m, np.intp), owner
-        cells = self.channel.serving(j0, count)[:, members]
+        cells = self.channel.serving(j0, count, members)
         first = cells[0] if starts is None else cells[0, starts]
         return cells, first, owner
 
@@ -458,7 +458,7 @@ class Medium:
             assert handover_k is not None
             self._schedule_handover(plan, cells, owner, a, handover_k)
             return True
-        gains = self.channel.gains(base, skip + span)[skip:]
+        gains = self.channel.gains(base, skip + span, table.members()[0])[skip:]
         rate, snr, on_air, paused = self._rates(gains, base, plan.tx_cell, skip)
         chase_start = table.chase_snr if a == 0 else plan.chase_after[-1]
         failed, chase_after = self.outage_rule.failed_blocks(

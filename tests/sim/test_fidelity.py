@@ -130,7 +130,10 @@ def test_tdma_energy_and_busy_time_in_the_engine():
 def medium(gains, n=2, threshold=1.0, band=10.0, **kwargs):
     env = simpy.Environment()
     channel = PiecewiseChannel([1.0], n)  # time-varying in form: a device may wait for ever
-    channel.gains = lambda j0, count: np.tile(np.asarray(gains, float), (count, 1))
+    channel.gains = lambda j0, count, devices=None: np.tile(
+        np.asarray(gains, float) if devices is None else np.asarray(gains, float)[devices],
+        (count, 1),
+    )
     kwargs.setdefault("min_share_hz", 1.0)
     return env, Medium(env, channel, band, 1.0, np.ones(n), 1.0, threshold, **kwargs)
 
