@@ -151,6 +151,9 @@ class DeviceCopies:
         self._live: dict[int, tuple[nn.Module, Optimizer | None]] = {}
         self._held: dict[int, _Held] = {}
         self._shapes: dict[int, tuple[list[str], dict[str, int], int]] = {}
+        #: per group, modules of dropped copies, reused for the next ones materialised (no
+        #: more than were live at once: building a module is a deepcopy)
+        self._spare: dict[int, list[nn.Module]] = {}
 
     def __len__(self) -> int:
         return self.n
@@ -194,7 +197,10 @@ class DeviceCopies:
         if live is not None:
             return live
         held = self._held.pop(k, self._initial)
-        module = self._structure(k)
+        spare = self._spare.get(self._group(k))
+        module = spare.pop() if spare else self._structure(k)
+        for p in module.parameters():
+            p.grad = None
         keys = module.state_dict()
         module.load_state_dict({key: held.state[key] for key in keys})
         if held.masks is not None:
@@ -217,6 +223,7 @@ class DeviceCopies:
         live = self._live.pop(self._check(k), None)
         if live is not None:
             opt_state = _opt_state(live[1])
+            self._spare.setdefault(self._group(k), []).append(live[0])
         else:
             opt_state = self._held.get(k, self._initial).opt_state
         if masks is None and opt_state is None and state is self._initial.state:
