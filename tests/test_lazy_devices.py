@@ -176,3 +176,15 @@ def test_held_copies_read_without_a_module_equal_materialised_ones():
     assert copies.parameter_count(2) == 4 * 3 + 3 + 3 * 2 + 2
     with pytest.raises(IndexError):
         copies.module(3)
+
+
+def test_dropped_modules_are_reused_and_not_checkpointed():
+    sc = make_scenario(scheme="fl", **{**MANY, "learning__aggregation_interval": 1})
+    sim = Simulation.build(sc)
+    participants = sim.run_round(0).participants
+    copies = sim.scheme.clients
+    spare = [m for modules in copies._spare.values() for m in modules]
+    assert copies.live == 0 and len(spare) == len(participants)
+    again = copies.module(participants[0])  # the next copy materialised takes a spare module
+    assert any(again is m for m in spare)
+    assert copies.__getstate__()["_spare"] == {}  # what a checkpoint pickles

@@ -158,6 +158,11 @@ class DeviceCopies:
     def __len__(self) -> int:
         return self.n
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_spare"] = {}  # a cache: checkpoints do not carry it
+        return state
+
     def __getitem__(self, k: int) -> nn.Module:
         """Device k's copy as a module (materialised if it is not)."""
         return self.module(k)
