@@ -350,7 +350,7 @@ class BlockFading:
         """|h|² of every link in blocks ``j0 .. j0+count-1``: shape (count, n_links).
 
         Same values as ``power(j)`` block by block (read-only: a view of the drawn chunk when
-        the blocks lie in one, else a new array).
+        the blocks are exactly one chunk, else a new array).
         """
         j0 = _validate.integer("j0", j0, 0)
         count = _validate.integer("count", count, 1)
@@ -365,7 +365,9 @@ class BlockFading:
             self._chunks[c][max(j0 - c * size, 0) : min(j0 + count - c * size, size)]
             for c in range(first, last + 1)
         ]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if len(parts) == 1 and len(parts[0]) == size:
+            return parts[0]  # a whole chunk: a view (a part would keep the chunk alive)
+        return np.concatenate(parts)
 
     def start_s(self, j: int) -> float:
         """Start time of block ``j``, seconds: exactly ``j * coherence_s``."""

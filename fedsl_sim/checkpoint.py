@@ -64,7 +64,8 @@ FORMAT = "fedsl-sim checkpoint"
 #: 4: the medium keeps its transmissions' progress as arrays (execution.threads in scenarios)
 #: 5: the medium's transmissions and plans live in fedsl_sim.sim.transmissions
 #: 6: per-device state made on demand (fedsl_sim.schemes.copies; lazy batch streams)
-FORMAT_VERSION = 6
+#: 7: the channel's chunk size is an attribute of the channel (it depends on the links)
+FORMAT_VERSION = 7
 MAGIC = b"fedsl-sim checkpoint\n"
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "latest.ckpt"

@@ -67,10 +67,9 @@ class PerDevice(Sequence[T], Generic[T]):
         if isinstance(k, slice):
             return [self[i] for i in range(*k.indices(self._n))]
         k = self._index(k)
-        value = self._made.get(k)
-        if value is None:
-            value = self._made[k] = self._make(k)
-        return value
+        if k not in self._made:
+            self._made[k] = self._make(k)
+        return self._made[k]
 
     def __setitem__(self, k: int, value: T) -> None:
         self._made[self._index(k)] = value
@@ -248,7 +247,9 @@ class DeviceCopies:
         self._initial = _Held(state, None, None)
 
     def state(self, k: int) -> Mapping[str, Tensor]:
-        """Device k's state dict (whole-model keys), without materialising it."""
+        """Device k's state dict (whole-model keys), without materialising it. Read only: a
+        held copy's unmasked entries are the shared state's own tensors (writing into them
+        would change every device that holds it)."""
         live = self._live.get(self._check(k))
         if live is not None:
             return live[0].state_dict()
@@ -271,8 +272,9 @@ class DeviceCopies:
         return len(self._held)
 
     def private_bytes(self) -> int:
-        """Bytes of the tensors that belong to one device only: live modules, masks and
-        optimizer states (the shared states are not counted)."""
+        """Bytes of the tensors the copies keep for one device only: live modules, the masks
+        of held copies and optimizer states (the shared states are not counted, nor the
+        masks a pruner keeps for a copy held without them)."""
         total = 0
         for module, opt in self._live.values():
             total += _tensor_bytes(module.state_dict())

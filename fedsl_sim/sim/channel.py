@@ -370,8 +370,10 @@ class RadioChannel:
         # still computes every chunk in between, each dropped once the next one exists
         while self._next_chunk < first:
             self._chunk(self._next_chunk)
-            self._drop_before(self._next_chunk)
-        self._drop_before(first)
+            self._drop_before(self._next_chunk - 1)
+        # keep the block before j0 too: a wake-up at a block's start may read the clock an
+        # ulp before it (block_at(now) = j0 - 1)
+        self._drop_before(max(j0 - 1, 0) // size)
         return self._rows(self._chunk, j0, count, devices)
 
     def _rows(
