@@ -65,7 +65,8 @@ FORMAT = "fedsl-sim checkpoint"
 #: 5: the medium's transmissions and plans live in fedsl_sim.sim.transmissions
 #: 6: per-device state made on demand (fedsl_sim.schemes.copies; lazy batch streams)
 #: 7: the channel's chunk size is an attribute of the channel (it depends on the links)
-FORMAT_VERSION = 7
+#: 8: the round driver holds the control policy's controller (decisions so far)
+FORMAT_VERSION = 8
 MAGIC = b"fedsl-sim checkpoint\n"
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "latest.ckpt"

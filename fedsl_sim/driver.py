@@ -7,6 +7,7 @@ from typing import Any
 
 import simpy
 
+from fedsl_sim.control.base import Controller
 from fedsl_sim.schemes.base import Failure, RoundResult, Scheme
 from fedsl_sim.sim.world import Process, World
 
@@ -20,8 +21,11 @@ class RoundDriver:
     world : the simulated system (clock, round control).
     aggregation_interval : averaging every this many rounds (``interval`` shape).
     deadline_s : a round's participants have this long from its start (None: no deadline).
-    empty_round_s : when no device can take part and none will come back, the server waits
-        this long and the round is empty, s.
+    empty_round_s : when no device can take part and none will come back, or the control
+        policy leaves every candidate out, the server waits this long and the round is
+        empty, s.
+    controller : the control policy's controller (None: every candidate takes part, at the
+        scenario's clocks and powers).
     """
 
     def __init__(
@@ -31,6 +35,7 @@ class RoundDriver:
         aggregation_interval: int,
         deadline_s: float | None,
         empty_round_s: float,
+        controller: Controller | None = None,
     ) -> None:
         if aggregation_interval < 1:
             raise ValueError(f"aggregation_interval: expected >= 1, got {aggregation_interval}")
@@ -43,6 +48,7 @@ class RoundDriver:
         self.aggregation_interval = aggregation_interval
         self.deadline_s = deadline_s
         self.empty_round_s = empty_round_s
+        self.controller = controller
 
     def round(self, r: int) -> Process:
         """Round ``r`` (0-based) in simulated time; returns its :class:`RoundResult`."""
@@ -50,6 +56,10 @@ class RoundDriver:
         scheme.configure(r)
         aggregate = scheme.shape.aggregates_after(r, self.aggregation_interval)
         devices = yield from self._participants()
+        if self.controller is not None and devices:
+            devices = self.controller.start_round(r, devices)
+            if not devices:  # the policy left every candidate out
+                yield env.timeout(self.empty_round_s)
         result = RoundResult(r, devices, aggregate)
         if scheme.shape.sequential:  # in turn, never cut off
             for k in devices:

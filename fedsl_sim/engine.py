@@ -381,4 +381,5 @@ def _write_run(out: Path, sim: Simulation, summary: dict[str, Any], plots: bool)
         initial_distance_m=sim.world.channel.distance_m(0.0),
         summary=summary,
         plots=plots,
+        decisions=sim.driver.controller.rows() if sim.driver.controller is not None else (),
     )

@@ -27,7 +27,7 @@ from fedsl_sim.cli import main
 from fedsl_sim.engine import Simulation, resume, run
 from fedsl_sim.scenario import load_scenario
 
-FILES = ("rounds.csv", "events.csv", "devices.csv", "scenario.yaml")
+FILES = ("rounds.csv", "events.csv", "devices.csv", "decisions.csv", "scenario.yaml")
 
 # three devices, a few rounds: cheap enough to run each case three times
 FEW = dict(

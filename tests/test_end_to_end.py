@@ -43,6 +43,7 @@ def test_quickstart_cli_end_to_end(tmp_path):
         "rounds.csv",
         "events.csv",
         "devices.csv",
+        "decisions.csv",
         "summary.json",
         "accuracy_vs_time.png",
         "device_time_breakdown.png",

@@ -65,6 +65,8 @@ RULES = [
     ("fedsl_sim.schemes", "fedsl_sim.scenario", "schemes are told SchemeSettings"),
     ("fedsl_sim.learning", "fedsl_sim.scenario", "the learning code takes explicit arguments"),
     ("fedsl_sim.compression", "fedsl_sim.scenario", "codecs take explicit arguments"),
+    ("fedsl_sim.control", "fedsl_sim.scenario", "policies take explicit arguments"),
+    ("fedsl_sim.control", "torch", "deciding never needs the training code"),
     ("fedsl_sim.scenario", "fedsl_sim.sim", "validating never builds the simulation"),
     ("fedsl_sim.scenario", "fedsl_sim.learning", "validating never imports torch"),
     ("fedsl_sim.scenario", "fedsl_sim.build", "the builder reads the scenario, not the reverse"),

@@ -141,6 +141,7 @@ def test_sweep_writes_one_done_row_per_run_matching_each_summary(swept):
         assert row["run_dir"] == f"runs/{e.run_id}"
         run_dir = out / row["run_dir"]
         assert sorted(p.name for p in run_dir.iterdir()) == [
+            "decisions.csv",
             "devices.csv",
             "events.csv",
             "rounds.csv",

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from fedsl_sim.control.base import DECISION_COLUMNS
 from fedsl_sim.sim.recorder import (
     EVENT_COLUMNS,
     EVENT_KINDS,
@@ -130,11 +131,13 @@ def write_run(
     initial_distance_m: np.ndarray,
     summary: dict[str, Any],
     plots: bool = True,
+    decisions: Iterable[tuple[object, ...]] = (),
 ) -> None:
     """Write every output file of a finished simulation into ``out`` (created if needed): the
     resolved scenario (``scenario_yaml``), the recorder's rounds, events and per-device
-    totals (with each device's ``n_samples`` and ``initial_distance_m``), the figures
-    (titled ``title``) and ``summary.json``, last."""
+    totals (with each device's ``n_samples`` and ``initial_distance_m``), the control
+    policy's ``decisions`` (``decisions.csv``), the figures (titled ``title``) and
+    ``summary.json``, last."""
     out.mkdir(parents=True, exist_ok=True)
     rec = recorder
     (out / "scenario.yaml").write_text(scenario_yaml)
@@ -143,6 +146,7 @@ def write_run(
     events = sorted(rec.events, key=lambda e: e.t_end_s)
     write_csv(out / "events.csv", EVENT_COLUMNS, (e.row() for e in events))
     write_csv(out / "devices.csv", DEVICE_COLUMNS, device_rows(rec, n_samples, initial_distance_m))
+    write_csv(out / "decisions.csv", DECISION_COLUMNS, decisions)
     if plots:
         from fedsl_sim.report.plots import plot_accuracy_vs_time, plot_device_time_breakdown
 

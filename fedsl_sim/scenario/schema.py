@@ -17,7 +17,9 @@ import channels.fading
 import channels.mobility
 import channels.pathloss
 from fedsl_sim.compression.registry import CODECS
+from fedsl_sim.control.registry import POLICIES
 from fedsl_sim.scenario.base import DurationS, _FieldError, _Model
+from fedsl_sim.scenario.control import StaticControl
 from fedsl_sim.scenario.devices import (
     DevicesConfig,
     FixedPlacement,
@@ -149,6 +151,7 @@ class Scenario(_Model):
     rounds: RoundsConfig = RoundsConfig()
     aggregation: AggregationConfig = AggregationConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    control: StaticControl = StaticControl(kind="static")  # the registered policies (bound below)
 
     @model_validator(mode="after")
     def _split_per_device(self) -> Scenario:
@@ -227,6 +230,7 @@ bind_section(NetworkConfig, "pathloss", channels.pathloss.MODELS, "kind", parent
 bind_section(NetworkConfig, "fading", channels.fading.MODELS, "kind", parents=[Scenario])
 bind_section(DevicesConfig, "mobility", channels.mobility.MODELS, "kind", parents=[Scenario])
 bind_names(Scenario, "scheme", SCHEMES, parents=[])
+bind_section(Scenario, "control", POLICIES, "kind", parents=[])
 for _name, _params in CODEC_STAGES:
     CODECS.declare_params(_name, _params)
 for _message in ("activations", "split_gradient", "model_upload"):

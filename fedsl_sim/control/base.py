@@ -1,0 +1,257 @@
+"""Control policies: observation, decisions, and the controller that applies them.
+
+At each round's start, after round control has drawn the round's candidates (available
+devices, then the participation rule), the scenario's policy receives an :class:`Observation`
+— what a base station knows: large-scale gains from the devices' reports (path loss and
+shadowing, not the fading of the coming blocks), data sizes, the energy each device has used,
+how long each spent on each kind of work last round — and returns :class:`Decisions`: which
+candidates take part, and per device a CPU clock and a transmit power, each at most the
+device's maximum (the scenario's value). What it does not decide keeps the scenario's value.
+The :class:`Controller` validates the decisions (an impossible one is a :class:`DecisionError`
+naming the policy, the round, the device and the field), applies them for the round and records
+them (``decisions.csv``: one row per round and candidate).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fedsl_sim.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from fedsl_sim.sim.world import World
+
+#: decisions.csv's columns
+DECISION_COLUMNS = ("round", "device", "take_part", "cpu_hz", "tx_power_dbm")
+
+
+class DecisionError(ScenarioError):
+    """A policy decided something impossible (a device that is not a candidate, a clock above
+    the device's maximum, ...): names the policy, the round, the device and the field."""
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """One round's decisions; None (or a device left out of a mapping): the scenario's value.
+
+    take_part : the candidates that take part (the others sit the round out).
+    cpu_hz : per device, its CPU clock for the round, Hz (0 < f <= its maximum).
+    tx_power_dbm : per device, its transmit power for the round, dBm (<= its maximum).
+    """
+
+    take_part: Collection[int] | None = None
+    cpu_hz: Mapping[int, float] | None = None
+    tx_power_dbm: Mapping[int, float] | None = None
+
+
+class Observation:
+    """What a policy sees at round ``round``'s start (arrays are per device, copies; the
+    channel-derived ones are computed when first read)."""
+
+    def __init__(
+        self,
+        round: int,
+        candidates: tuple[int, ...],
+        world: World,
+        data_size: np.ndarray,
+        max_cpu_hz: np.ndarray,
+        max_tx_power_w: np.ndarray,
+        last_round_s: Mapping[str, np.ndarray],
+    ) -> None:
+        self.round = round
+        #: the devices round control offers this round (available, chosen by the
+        #: participation rule), sorted
+        self.candidates = candidates
+        self._world = world
+        #: simulated time at the round's start, s
+        self.time_s = float(world.env.now)
+        self.n_devices = world.n_devices
+        #: local training samples per device
+        self.data_size = data_size.copy()
+        #: each device's maximum CPU clock, Hz, and FLOPs per cycle
+        self.max_cpu_hz = max_cpu_hz.copy()
+        self.flops_per_cycle = np.array(world.flops_per_cycle, dtype=float)
+        #: each device's maximum transmit power, dBm (to 1e-9 dB)
+        self.max_tx_power_dbm = np.round(10.0 * np.log10(max_tx_power_w * 1e3), 9)
+        rec = world.recorder
+        #: energy each device has used so far (compute + transmit), J
+        self.energy_used_j = rec.compute_energy_j + rec.transmit_energy_j
+        #: per event kind, the time each device spent on it in the previous round, s
+        self.last_round_s = dict(last_round_s)
+
+    @cached_property
+    def _state(self) -> dict[str, np.ndarray]:
+        ch = self._world.channel
+        return ch.components(ch.block_at(self.time_s))
+
+    @cached_property
+    def large_scale_gain_db(self) -> np.ndarray:
+        """Path gain with shadowing to the serving base station, dB (no fast fading)."""
+        state = self._state
+        return np.asarray(state["shadowing_db"] - state["pathloss_db"], dtype=float)
+
+    @cached_property
+    def bandwidth_hz(self) -> np.ndarray:
+        """The serving cell's bandwidth, Hz."""
+        medium = self._world.medium
+        band: np.ndarray = np.asarray(medium.bandwidth_hz, dtype=float)
+        return np.asarray(band[self._state["serving"]], dtype=float)
+
+    @cached_property
+    def noise_psd_w_per_hz(self) -> float:
+        """Receiver noise power spectral density (noise figure included), W/Hz."""
+        return float(self._world.medium.noise_psd)
+
+    @cached_property
+    def snr_db(self) -> np.ndarray:
+        """Uplink SNR on the serving cell's whole band at the maximum transmit power from the
+        large-scale gain, dB (a share b of the band: + 10 log10(1 / b))."""
+        power_dbm = self.max_tx_power_dbm
+        noise_dbm = 10.0 * np.log10(self.noise_psd_w_per_hz * self.bandwidth_hz * 1e3)
+        return np.asarray(power_dbm + self.large_scale_gain_db - noise_dbm, dtype=float)
+
+
+class Policy:
+    """A control policy: :meth:`decide` is called at every round's start."""
+
+    #: the name it is registered under (error messages)
+    name = "policy"
+
+    def decide(self, obs: Observation) -> Decisions:
+        raise NotImplementedError
+
+
+class Controller:
+    """Asks the policy at every round's start, validates and applies its decisions for the
+    round (clocks and powers back to the maximum first) and records them."""
+
+    def __init__(self, policy: Policy, world: World, data_size: np.ndarray) -> None:
+        self.policy = policy
+        self.world = world
+        self.data_size = np.asarray(data_size)
+        self.max_cpu_hz = np.array(world.cpu_hz, dtype=float)
+        self.max_tx_power_w = np.array(world.medium.device_tx_power_w, dtype=float)
+        #: the maximum in dBm, to 1e-9 dB (the scenario's value through watts and back)
+        self.max_tx_power_dbm = np.round(10.0 * np.log10(self.max_tx_power_w * 1e3), 9)
+        self._power_dbm = self.max_tx_power_dbm.copy()  # each device's, this round
+        self._changed = False
+        self._busy_at_start: dict[str, np.ndarray] | None = None
+        #: per round: (round, candidates, take_part, cpu_hz, tx_power_dbm), arrays over the
+        #: candidates (decisions.csv, one row each)
+        self.decided: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def _last_round(self) -> dict[str, np.ndarray]:
+        rec = self.world.recorder
+        now = {kind: busy.copy() for kind, busy in rec.busy_s.items()}
+        before = self._busy_at_start
+        self._busy_at_start = now
+        if before is None:
+            return {kind: np.zeros_like(busy) for kind, busy in now.items()}
+        return {kind: now[kind] - before[kind] for kind in now}
+
+    def start_round(self, r: int, candidates: list[int]) -> list[int]:
+        """The devices that take part in round ``r`` among ``candidates``; the clocks and
+        powers of the round set."""
+        obs = Observation(
+            r,
+            tuple(candidates),
+            self.world,
+            self.data_size,
+            self.max_cpu_hz,
+            self.max_tx_power_w,
+            self._last_round(),
+        )
+        decided = self.policy.decide(obs)
+        if not isinstance(decided, Decisions):
+            raise self._error(r, None, "decisions", f"expected Decisions, got {decided!r}")
+        take = self._take_part(r, candidates, decided.take_part)
+        cpu = self._values(r, decided.cpu_hz, "cpu_hz", self.max_cpu_hz, positive=True)
+        power = self._values(
+            r, decided.tx_power_dbm, "tx_power_dbm", self.max_tx_power_dbm, positive=False
+        )
+        world = self.world
+        if self._changed:
+            world.cpu_hz[:] = self.max_cpu_hz
+            world.medium.device_tx_power_w[:] = self.max_tx_power_w
+            self._power_dbm[:] = self.max_tx_power_dbm
+            self._changed = False
+        for k, f in cpu.items():
+            world.cpu_hz[k] = f
+            self._changed = True
+        for k, dbm in power.items():
+            if dbm < self.max_tx_power_dbm[k]:  # the maximum stays the scenario's watts
+                world.medium.device_tx_power_w[k] = 10.0 ** (dbm / 10.0) / 1e3
+                self._power_dbm[k] = dbm
+                self._changed = True
+        chosen = set(take)
+        idx = np.asarray(candidates, dtype=np.int64)
+        self.decided.append(
+            (
+                r,
+                idx,
+                np.asarray([k in chosen for k in candidates], dtype=bool),
+                np.array(world.cpu_hz[idx], dtype=float),
+                self._power_dbm[idx],
+            )
+        )
+        return [k for k in candidates if k in chosen]
+
+    def rows(self) -> list[tuple[int, int, int, float, float]]:
+        """decisions.csv's rows: round, device, take_part (0/1), cpu_hz, tx_power_dbm."""
+        return [
+            (r, int(k), int(t), float(f), float(p))
+            for r, idx, take, cpu, power in self.decided
+            for k, t, f, p in zip(idx, take, cpu, power, strict=True)
+        ]
+
+    def _error(self, r: int, k: int | None, field: str, message: str) -> DecisionError:
+        where = f"round {r}" + ("" if k is None else f", device {k}")
+        return DecisionError(f"control policy {self.policy.name!r}", f"{where}: {message}", field)
+
+    def _take_part(self, r: int, candidates: list[int], take: Collection[int] | None) -> list[int]:
+        if take is None:
+            return list(candidates)
+        allowed = set(candidates)
+        out = []
+        for k in take:
+            if not isinstance(k, int | np.integer) or isinstance(k, bool) or k not in allowed:
+                raise self._error(
+                    r, None, "take_part", f"{k!r} is not a candidate of this round {candidates}"
+                )
+            out.append(int(k))
+        return out
+
+    def _values(
+        self,
+        r: int,
+        values: Mapping[int, float] | None,
+        field: str,
+        maximum: np.ndarray,
+        positive: bool,
+    ) -> dict[int, float]:
+        if values is None:
+            return {}
+        out = {}
+        for k, v in values.items():
+            if not isinstance(k, int | np.integer) or isinstance(k, bool):
+                raise self._error(r, None, field, f"device {k!r} is not a device index")
+            if not 0 <= k < self.world.n_devices:
+                raise self._error(r, None, field, f"device {k} out of range")
+            x = float(v)
+            top = float(maximum[k])
+            if not math.isfinite(x) or (positive and x <= 0) or x > top * (1 + 1e-12) + 1e-12:
+                low = "0 <" if positive else ""
+                raise self._error(
+                    r,
+                    int(k),
+                    field,
+                    f"expected {low} value <= {top:g} (the device's maximum), got {v!r}",
+                )
+            out[int(k)] = min(x, top)
+        return out

@@ -1,0 +1,169 @@
+"""Per-round control policies: the static default changes nothing; decisions are validated,
+applied for their round only, and recorded in decisions.csv."""
+
+from __future__ import annotations
+
+import csv
+from typing import Literal
+
+import numpy as np
+import pytest
+from simtools import make_scenario
+
+from fedsl_sim.control import POLICIES, DecisionError, Decisions, Observation, Policy
+from fedsl_sim.engine import Simulation, run
+from fedsl_sim.scenario.base import _Model
+from fedsl_sim.sim.recorder import CLIENT_BACKWARD, CLIENT_FORWARD
+
+THREE = dict(
+    devices__count=3,
+    devices__placement={"kind": "fixed", "positions_m": [[100, 0], [0, 150], [-200, 0]]},
+    stop__max_rounds=3,
+)
+
+
+class ScriptedParams(_Model):
+    kind: Literal["scripted"]
+
+
+class Scripted(Policy):
+    """Decides what the test puts in ``script`` (round -> Decisions); remembers what it saw."""
+
+    name = "scripted"
+    script: dict[int, Decisions] = {}
+    seen: list[Observation] = []
+
+    def decide(self, obs: Observation) -> Decisions:
+        type(self).seen.append(obs)
+        return type(self).script.get(obs.round, Decisions())
+
+
+@pytest.fixture
+def scripted():
+    Scripted.script, Scripted.seen = {}, []
+    with POLICIES.registered("scripted", Scripted, ScriptedParams):
+        yield Scripted
+
+
+def events(sim, kind, device=None, rnd=None):
+    return [
+        e
+        for e in sim.world.recorder.events
+        if e.kind == kind
+        and (device is None or e.device == device)
+        and (rnd is None or e.round == rnd)
+    ]
+
+
+def test_static_is_the_default_and_records_every_candidate(tmp_path):
+    sc = make_scenario(**THREE)
+    assert sc.control.kind == "static"
+    out = run(sc, tmp_path / "run", plots=False, progress=False).out_dir
+    assert out is not None
+    with (out / "decisions.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(int(r["round"]), int(r["device"])) for r in rows] == [
+        (r, k) for r in range(3) for k in range(3)
+    ]
+    assert {r["take_part"] for r in rows} == {"1"}
+    assert {float(r["cpu_hz"]) for r in rows} == {sc.devices.compute.cpu_hz}
+    assert {float(r["tx_power_dbm"]) for r in rows} == {sc.devices.tx_power_dbm}
+
+
+def test_a_lower_clock_slows_compute_exactly_for_its_round(scripted):
+    base = Simulation.build(make_scenario(**THREE))
+    base.run_rounds()
+    f_max = base.world.cpu_hz[1]
+    with_control = make_scenario(**THREE, control={"kind": "scripted"})
+    scripted.script = {1: Decisions(cpu_hz={1: f_max / 4})}
+    sim = Simulation.build(with_control)
+    sim.run_rounds()
+    for kind in (CLIENT_FORWARD, CLIENT_BACKWARD):
+        fast = events(base, kind, 1, 1)[0]
+        slow = events(sim, kind, 1, 1)[0]
+        assert slow.t_end_s - slow.t_start_s == pytest.approx(
+            4 * (fast.t_end_s - fast.t_start_s), rel=1e-12
+        )
+        # energy kappa * cycles * f^2: a quarter of the clock, a sixteenth of the energy
+        assert slow.energy_j == pytest.approx(fast.energy_j / 16, rel=1e-12)
+        # the next round is back at the maximum
+        again = events(sim, kind, 1, 2)[0]
+        assert again.t_end_s - again.t_start_s == pytest.approx(
+            fast.t_end_s - fast.t_start_s, rel=1e-12
+        )
+    assert sim.world.cpu_hz[1] == f_max
+
+
+def test_lower_power_costs_less_transmit_energy_and_left_out_devices_sit_out(scripted):
+    scripted.script = {
+        0: Decisions(take_part=[0, 2], tx_power_dbm={0: 10.0}),
+    }
+    sim = Simulation.build(make_scenario(**THREE, control={"kind": "scripted"}))
+    sim.run_rounds()
+    assert sim.world.recorder.rounds[0].participants == 2
+    assert not events(sim, CLIENT_FORWARD, 1, 0)
+    assert events(sim, CLIENT_FORWARD, 1, 1)
+    rows = sim.driver.controller.rows()
+    assert rows[:3] == [
+        (0, 0, 1, pytest.approx(1e9), 10.0),
+        (0, 1, 0, pytest.approx(1e9), 23.0),
+        (0, 2, 1, pytest.approx(1e9), 23.0),
+    ]
+    up = events(sim, "uplink", 0, 0)[0]
+    assert up.energy_j == pytest.approx(0.01 * (up.t_end_s - up.t_start_s), rel=1e-9)
+
+
+def test_the_observation_is_what_a_base_station_knows(scripted):
+    sim = Simulation.build(make_scenario(**THREE, control={"kind": "scripted"}))
+    sim.run_rounds()
+    first, second = scripted.seen[0], scripted.seen[1]
+    assert first.round == 0 and first.candidates == (0, 1, 2) and first.time_s == 0.0
+    assert list(first.data_size) == list(sim.data.sizes)
+    assert np.all(first.energy_used_j == 0) and np.all(second.energy_used_j > 0)
+    comp = sim.world.channel.components(0)
+    np.testing.assert_allclose(
+        first.large_scale_gain_db, comp["shadowing_db"] - comp["pathloss_db"], rtol=1e-12
+    )
+    # the uplink SNR on the whole band at full power, from the large-scale gain
+    noise_dbm = 10 * np.log10(first.noise_psd_w_per_hz * first.bandwidth_hz * 1e3)
+    np.testing.assert_allclose(
+        first.snr_db, 23.0 + first.large_scale_gain_db - noise_dbm, rtol=1e-9
+    )
+    # last round's time per kind of work: what round 0 spent
+    busy = {k: v for k, v in second.last_round_s.items() if v.any()}
+    assert CLIENT_FORWARD in busy and np.all(first.last_round_s[CLIENT_FORWARD] == 0)
+
+
+@pytest.mark.parametrize(
+    "decisions, field, match",
+    [
+        (Decisions(take_part=[7]), "take_part", "not a candidate"),
+        (Decisions(cpu_hz={0: 5e9}), "cpu_hz", "device 0: expected 0 < value <= 1e\\+09"),
+        (Decisions(cpu_hz={1: 0.0}), "cpu_hz", "device 1"),
+        (Decisions(cpu_hz={9: 1e8}), "cpu_hz", "device 9 out of range"),
+        (Decisions(tx_power_dbm={2: 30.0}), "tx_power_dbm", "device 2: expected  value <= 23"),
+        (Decisions(tx_power_dbm={2: float("nan")}), "tx_power_dbm", "device 2"),
+    ],
+)
+def test_impossible_decisions_name_the_policy_device_and_field(scripted, decisions, field, match):
+    scripted.script = {1: decisions}
+    sim = Simulation.build(make_scenario(**THREE, control={"kind": "scripted"}))
+    with pytest.raises(DecisionError, match=match) as exc:
+        sim.run_rounds()
+    assert exc.value.source == "control policy 'scripted'" and exc.value.path == field
+    assert "round 1" in str(exc.value)
+
+
+def test_a_policy_that_leaves_everyone_out_makes_an_empty_round_that_takes_time(scripted):
+    scripted.script = {0: Decisions(take_part=[])}
+    sim = Simulation.build(make_scenario(**THREE, control={"kind": "scripted"}))
+    sim.run_rounds()
+    first = sim.world.recorder.rounds[0]
+    assert first.participants == 0 and first.sim_time_s == sim.scenario.rounds.empty_round_s
+
+
+def test_unknown_policy_is_refused():
+    from fedsl_sim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="control"):
+        make_scenario(**THREE, control={"kind": "nope"})
