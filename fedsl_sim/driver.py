@@ -57,7 +57,7 @@ class RoundDriver:
         aggregate = scheme.shape.aggregates_after(r, self.aggregation_interval)
         devices = yield from self._participants()
         if self.controller is not None and devices:
-            devices = self.controller.start_round(r, devices)
+            devices = self.controller.start_round(r, devices, aggregate)
             if not devices:  # the policy left every candidate out
                 yield env.timeout(self.empty_round_s)
         result = RoundResult(r, devices, aggregate)

@@ -167,3 +167,38 @@ def test_unknown_policy_is_refused():
 
     with pytest.raises(ScenarioError, match="control"):
         make_scenario(**THREE, control={"kind": "nope"})
+
+
+@pytest.mark.parametrize(
+    "scheme, extra",
+    [
+        ("fl", {}),
+        ("fedsl", {}),
+        ("sfl_v2", {"learning__local_steps": 3}),
+        ("lightweight_fedsl", {"compression__quantization": {"bits": 8}}),
+        ("fedsl", {"aggregation__downlink": "unicast", "learning__split_layer": 3}),
+    ],
+)
+def test_the_predictor_is_the_simulated_round_for_a_device_alone_on_a_static_channel(
+    scripted, scheme, extra
+):
+    # TINY: one device, no fading, no shadowing, no mobility: the simulator's time model
+    sc = make_scenario(scheme=scheme, control={"kind": "scripted"}, **extra)
+    sim = Simulation.build(sc)
+    sim.run_round(0)
+    obs = scripted.seen[0]
+    assert obs.aggregate and obs.candidates == (0,)
+    predicted = obs.predict(0)
+    assert predicted.total_s == pytest.approx(sim.world.env.now, rel=1e-12)
+    # and its parts are the simulated events' durations
+    rec = sim.world.recorder
+    assert predicted.compute_s == pytest.approx(
+        rec.busy_s[CLIENT_FORWARD][0] + rec.busy_s[CLIENT_BACKWARD][0], rel=1e-12
+    )
+    assert predicted.uplink_s == pytest.approx(
+        rec.busy_s["uplink"][0] + rec.busy_s["model_upload"][0], rel=1e-12
+    )
+    # a lower clock and power: the prediction follows the compute and rate models
+    slow = obs.predict(0, cpu_hz=obs.max_cpu_hz[0] / 2, tx_power_dbm=10.0)
+    assert slow.compute_s == pytest.approx(2 * predicted.compute_s, rel=1e-12)
+    assert slow.uplink_s > predicted.uplink_s and slow.downlink_s == predicted.downlink_s

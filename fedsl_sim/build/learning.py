@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-import numpy as np
-
 from fedsl_sim.build.checks import message_codecs
 from fedsl_sim.compression.pruning import PruningSchedule
 from fedsl_sim.control import POLICIES, Controller
@@ -123,13 +121,14 @@ def build_driver(scenario: Scenario, scheme: Scheme, world: World) -> RoundDrive
         aggregation_interval=scenario.learning.aggregation_interval,
         deadline_s=scenario.rounds.deadline_s,
         empty_round_s=scenario.rounds.empty_round_s,
-        controller=build_controller(scenario, world, scheme.data.sizes),
+        controller=build_controller(scenario, world, scheme),
     )
 
 
-def build_controller(scenario: Scenario, world: World, data_size: np.ndarray) -> Controller:
+def build_controller(scenario: Scenario, world: World, scheme: Scheme) -> Controller:
     """The controller of ``control``: the registered policy built with the section's
-    settings."""
+    settings, observing the scheme's workloads where it predicts them."""
     cfg = scenario.control
     policy = POLICIES.make(cfg.kind, **cfg.model_dump(exclude={"kind"}))
-    return Controller(policy, world, data_size)
+    workload = getattr(scheme, "workload", None)
+    return Controller(policy, world, scheme.data.sizes, workload)

@@ -82,6 +82,11 @@ class Codec(ABC):
         """Bits of ``n_entries`` entries (lossless codecs only)."""
         raise NotImplementedError(f"{type(self).__name__} is not lossless")
 
+    def expected_bits(self, n_entries: int) -> int:
+        """Bits on air of a message of ``n_entries`` entries, for predictions (the exact bits
+        when they depend only on the count, as for every shipped codec)."""
+        return self.bits_for(n_entries)
+
     @abstractmethod
     def encode(self, x: Tensor, ctx: CodecContext) -> Packet:
         """The packet of ``x``: what goes on air and its exact bits."""
@@ -124,6 +129,9 @@ class Quantize(Codec):
             return super().bits_for(n_entries)
         return self.quantizer.payload_bits(n_entries)
 
+    def expected_bits(self, n_entries: int) -> int:
+        return self.quantizer.payload_bits(n_entries)
+
     def encode(self, x: Tensor, ctx: CodecContext) -> Packet:
         if self.lossless:
             return Packet(x, self.bits_for(x.numel()))
@@ -156,6 +164,9 @@ class Stage(Codec):
 
     def bits_for(self, n_entries: int) -> int:
         return self.inner.bits_for(n_entries)
+
+    def expected_bits(self, n_entries: int) -> int:
+        return self.inner.expected_bits(n_entries)
 
 
 class KeepEntries(Stage):

@@ -15,13 +15,15 @@ them (``decisions.csv``: one row per round and candidate).
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from channels.link import downlink_sinr, uplink_sinr
+from fedsl_sim.control.predict import Latency, Workload, predict_latency
 from fedsl_sim.errors import ScenarioError
 
 if TYPE_CHECKING:
@@ -63,8 +65,13 @@ class Observation:
         max_cpu_hz: np.ndarray,
         max_tx_power_w: np.ndarray,
         last_round_s: Mapping[str, np.ndarray],
+        aggregate: bool = False,
+        workload: Callable[[int, bool], Workload] | None = None,
     ) -> None:
         self.round = round
+        #: whether the round ends with an average (the devices upload their models)
+        self.aggregate = aggregate
+        self._workload = workload
         #: the devices round control offers this round (available, chosen by the
         #: participation rule), sorted
         self.candidates = candidates
@@ -79,6 +86,9 @@ class Observation:
         self.flops_per_cycle = np.array(world.flops_per_cycle, dtype=float)
         #: each device's maximum transmit power, dBm (to 1e-9 dB)
         self.max_tx_power_dbm = np.round(10.0 * np.log10(max_tx_power_w * 1e3), 9)
+        self._max_tx_power_w = max_tx_power_w
+        #: one server worker's speed, FLOP/s
+        self.server_flops_per_s = float(world.server_flops_per_s)
         rec = world.recorder
         #: energy each device has used so far (compute + transmit), J
         self.energy_used_j = rec.compute_energy_j + rec.transmit_energy_j
@@ -116,6 +126,72 @@ class Observation:
         noise_dbm = 10.0 * np.log10(self.noise_psd_w_per_hz * self.bandwidth_hz * 1e3)
         return np.asarray(power_dbm + self.large_scale_gain_db - noise_dbm, dtype=float)
 
+    @cached_property
+    def _gain(self) -> np.ndarray:
+        return np.asarray(10.0 ** (self.large_scale_gain_db / 10.0), dtype=float)
+
+    def uplink_rate_bps(
+        self, share: float | np.ndarray = 1.0, tx_power_dbm: float | np.ndarray | None = None
+    ) -> np.ndarray:
+        """Each device's uplink rate alone on a ``share`` of its cell's band at
+        ``tx_power_dbm`` (default its maximum), from the large-scale gain, bit/s — the
+        medium's own SINR, access and rate rules."""
+        medium = self._world.medium
+        power_w = (
+            self._max_tx_power_w
+            if tx_power_dbm is None
+            else 10.0 ** (np.asarray(tx_power_dbm, dtype=float) / 10.0) / 1e3
+        )
+        band = self.bandwidth_hz
+        fraction = np.broadcast_to(np.asarray(share, dtype=float), band.shape)
+        part = medium.access_rule.part_hz(band, fraction)
+        ch = self._world.channel
+        itf = ch.ul_interference_w if getattr(ch, "has_interference", False) else 0.0
+        with np.errstate(divide="ignore"):
+            sinr = uplink_sinr(power_w * self._gain, medium.noise_psd, part, itf)
+        return np.asarray(medium.access_rule.rate_bps(medium.rate_bps, band, fraction, sinr))
+
+    def downlink_rate_bps(self, share: float | np.ndarray = 1.0) -> np.ndarray:
+        """Each device's downlink rate alone on a ``share`` of its cell's band, from the
+        large-scale gain, bit/s."""
+        medium, ch = self._world.medium, self._world.channel
+        band = self.bandwidth_hz
+        fraction = np.broadcast_to(np.asarray(share, dtype=float), band.shape)
+        bs_w = np.asarray(medium.bs_tx_power_w, dtype=float)[self._state["serving"]]
+        itf = 0.0
+        if getattr(ch, "has_interference", False):
+            itf = ch.dl_interference_gain(ch.block_at(self.time_s), 1)[0]
+        sinr = downlink_sinr(bs_w, self._gain, medium.noise_psd, band, itf)
+        return np.asarray(medium.access_rule.rate_bps(medium.rate_bps, band, fraction, sinr))
+
+    def workload(self, k: int) -> Workload:
+        """What device k would do this round (FLOPs, bits; see
+        :class:`~fedsl_sim.control.predict.Workload`)."""
+        if self._workload is None:
+            raise ValueError("this observation carries no workloads")
+        return self._workload(k, self.aggregate)
+
+    def predict(
+        self,
+        k: int,
+        cpu_hz: float | None = None,
+        tx_power_dbm: float | None = None,
+        share: float = 1.0,
+    ) -> Latency:
+        """Device k's round alone at ``cpu_hz`` (default its maximum) and ``tx_power_dbm``
+        on a ``share`` of the band, from the large-scale gain (see
+        :mod:`fedsl_sim.control.predict`)."""
+        up = self.uplink_rate_bps(share, tx_power_dbm)[k]
+        down = self.downlink_rate_bps(share)[k]
+        return predict_latency(
+            self.workload(k),
+            float(self.max_cpu_hz[k] if cpu_hz is None else cpu_hz),
+            float(self.flops_per_cycle[k]),
+            float(up),
+            float(down),
+            self.server_flops_per_s,
+        )
+
 
 class Policy:
     """A control policy: :meth:`decide` is called at every round's start."""
@@ -131,8 +207,15 @@ class Controller:
     """Asks the policy at every round's start, validates and applies its decisions for the
     round (clocks and powers back to the maximum first) and records them."""
 
-    def __init__(self, policy: Policy, world: World, data_size: np.ndarray) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        world: World,
+        data_size: np.ndarray,
+        workload: Callable[[int, bool], Workload] | None = None,
+    ) -> None:
         self.policy = policy
+        self.workload = workload
         self.world = world
         self.data_size = np.asarray(data_size)
         self.max_cpu_hz = np.array(world.cpu_hz, dtype=float)
@@ -155,9 +238,9 @@ class Controller:
             return {kind: np.zeros_like(busy) for kind, busy in now.items()}
         return {kind: now[kind] - before[kind] for kind in now}
 
-    def start_round(self, r: int, candidates: list[int]) -> list[int]:
-        """The devices that take part in round ``r`` among ``candidates``; the clocks and
-        powers of the round set."""
+    def start_round(self, r: int, candidates: list[int], aggregate: bool = False) -> list[int]:
+        """The devices that take part in round ``r`` (``aggregate``: an averaging round) among
+        ``candidates``; the clocks and powers of the round set."""
         obs = Observation(
             r,
             tuple(candidates),
@@ -166,6 +249,8 @@ class Controller:
             self.max_cpu_hz,
             self.max_tx_power_w,
             self._last_round(),
+            aggregate,
+            self.workload,
         )
         decided = self.policy.decide(obs)
         if not isinstance(decided, Decisions):

@@ -54,6 +54,10 @@ class FederatedData:
     def in_shape(self) -> tuple[int, int, int]:
         return tuple(self.dataset.in_shape)  # type: ignore[return-value]
 
+    def batch_size_of(self, device: int) -> int:
+        """Samples in each of the device's mini-batches (the batch size, at most its shard)."""
+        return min(self._batch_size, len(self.shards[device]))
+
     def next_batch(self, device: int) -> tuple[Tensor, Tensor]:
         """The device's next mini-batch ``(x, y)``: x (B, C, H, W) float32, y (B,) int64."""
         stream = self._streams.get(device)

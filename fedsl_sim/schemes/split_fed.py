@@ -35,6 +35,7 @@ from fedsl_sim.compression import (
     prunable_parameters,
 )
 from fedsl_sim.compression.codec import Codec, CodecContext
+from fedsl_sim.control.predict import Workload
 from fedsl_sim.learning.federated import FederatedData
 from fedsl_sim.learning.flops import backward_flops, forward_flops, profile_layers
 from fedsl_sim.learning.models import build_layers
@@ -126,6 +127,8 @@ class SplitFed(Scheme):
         s_min = min(self.splits)
         costs = profile_layers(layers, data.in_shape)
         self.client_costs = [costs[:s] for s in self.splits]
+        #: per-sample entries of the split-layer activation of each split layer
+        self._act_entries = {s: math.prod(costs[s - 1].out_shape) for s in set(self.splits)}
         self.server_flops_per_sample = [
             forward_flops(costs[s:]) + backward_flops(costs[s:]) for s in self.splits
         ]
@@ -314,6 +317,53 @@ class SplitFed(Scheme):
             it = iter(dens)
             layer_dens = [next(it) if c.prunable else 1.0 for c in costs]
         return forward_flops(costs, layer_dens), backward_flops(costs, layer_dens)
+
+    def workload(self, k: int, aggregate: bool) -> Workload:
+        """What device k would do in a round (averaging or not), for latency prediction:
+        a catch-up download when it is stale, its steps' FLOPs and expected message bits
+        (activation dropout: the expected kept entries), its model upload and the average
+        back (see :mod:`fedsl_sim.control.predict`)."""
+        b = self.data.batch_size_of(k)
+        fwd, bwd = self.client_flops(k)
+        up = down = 0.0
+        if self.shape.split:
+            kept = round((1.0 - self.dropout.rate) * self._act_entries[self.splits[k]] * b)
+            up = self.codecs.activations.expected_bits(kept) + b * self.label_bits
+            down = self.codecs.gradient.expected_bits(kept)
+        download = self._global_payload_bits(k) if k in self._stale else 0
+        upload = agg = 0.0
+        if aggregate:
+            upload = self._expected_upload_bits(k)
+            download += self._global_payload_bits(k)
+            agg = 2.0 * self.clients.parameter_count(k)
+        return Workload(
+            steps=self.local_steps,
+            device_flops_per_step=(fwd + bwd) * b,
+            server_flops_per_step=self.server_flops_per_sample[k] * b,
+            uplink_bits_per_step=up,
+            downlink_bits_per_step=down,
+            upload_bits=upload,
+            download_bits=download,
+            aggregation_flops=agg,
+        )
+
+    def _expected_upload_bits(self, k: int) -> float:
+        """Bits of device k's model upload: each floating tensor of its part through the
+        ``model_upload`` pipeline, pruned entries left out."""
+        part = self.global_model[: self.splits[k]]
+        kept: dict[str, int] = {}
+        masks = self.pruners[k].masks if self.pruners is not None else None
+        if masks is not None:
+            names = [name for name, _ in prunable_parameters(part)]
+            kept = {name: int(m.sum()) for name, m in zip(names, masks, strict=True)}
+        codec = self.codecs.model_upload
+        return float(
+            sum(
+                codec.expected_bits(kept.get(key, v.numel()))
+                for key, v in part.state_dict().items()
+                if v.is_floating_point()
+            )
+        )
 
     def _send(
         self,
