@@ -202,3 +202,49 @@ def test_the_predictor_is_the_simulated_round_for_a_device_alone_on_a_static_cha
     slow = obs.predict(0, cpu_hz=obs.max_cpu_hz[0] / 2, tx_power_dbm=10.0)
     assert slow.compute_s == pytest.approx(2 * predicted.compute_s, rel=1e-12)
     assert slow.uplink_s > predicted.uplink_s and slow.downlink_s == predicted.downlink_s
+
+
+def _round_energy(sim, r):
+    return sum(e.energy_j for e in sim.world.recorder.events if e.round == r and e.device == 0)
+
+
+@pytest.mark.parametrize("scheme", ["fl", "fedsl"])
+def test_energy_budget_meets_the_target_with_less_energy(scheme):
+    static = Simulation.build(make_scenario(scheme=scheme))
+    static.run_round(0)
+    t_static, e_static = static.world.env.now, _round_energy(static, 0)
+    target = 1.5 * t_static
+    control = {"kind": "energy_budget", "budget_j": 1e6, "latency_target_s": target}
+    sim = Simulation.build(make_scenario(scheme=scheme, control=control))
+    sim.run_round(0)
+    (row,) = sim.driver.controller.rows()
+    assert row[2] == 1 and row[3] < static.world.cpu_hz[0] and row[4] <= 23.0
+    # one device alone on a static channel: the prediction is the simulated round
+    assert t_static < sim.world.env.now <= target * (1 + 1e-9)
+    assert _round_energy(sim, 0) < e_static
+
+
+def test_energy_budget_sits_a_device_out_once_its_budget_is_spent():
+    control = {"kind": "energy_budget", "budget_j": 1e6, "latency_target_s": 1e3}
+    probe = Simulation.build(make_scenario(scheme="fl", control=control))
+    probe.run_round(0)
+    per_round = _round_energy(probe, 0)
+    budget = 2.5 * per_round
+    sc = make_scenario(
+        scheme="fl",
+        stop__max_rounds=4,
+        control={**control, "budget_j": [budget]},
+    )
+    sim = Simulation.build(sc)
+    sim.run_rounds()
+    assert [r.participants for r in sim.world.recorder.rounds] == [1, 1, 0, 0]
+    used = sim.world.recorder.compute_energy_j[0] + sim.world.recorder.transmit_energy_j[0]
+    assert used == pytest.approx(2 * per_round, rel=1e-9) and used <= budget
+
+
+def test_energy_budget_needs_one_budget_per_device():
+    from fedsl_sim.scenario import ScenarioError
+
+    control = {"kind": "energy_budget", "budget_j": [1.0, 2.0], "latency_target_s": 1.0}
+    with pytest.raises(ScenarioError, match="control.budget_j: expected one budget per device"):
+        make_scenario(control=control)

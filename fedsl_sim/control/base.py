@@ -84,6 +84,8 @@ class Observation:
         #: each device's maximum CPU clock, Hz, and FLOPs per cycle
         self.max_cpu_hz = max_cpu_hz.copy()
         self.flops_per_cycle = np.array(world.flops_per_cycle, dtype=float)
+        #: each device's effective switched capacitance (compute energy kappa cycles f^2)
+        self.kappa = np.array(world.kappa, dtype=float)
         #: each device's maximum transmit power, dBm (to 1e-9 dB)
         self.max_tx_power_dbm = np.round(10.0 * np.log10(max_tx_power_w * 1e3), 9)
         self._max_tx_power_w = max_tx_power_w
@@ -131,24 +133,28 @@ class Observation:
         return np.asarray(10.0 ** (self.large_scale_gain_db / 10.0), dtype=float)
 
     def uplink_rate_bps(
-        self, share: float | np.ndarray = 1.0, tx_power_dbm: float | np.ndarray | None = None
+        self,
+        share: float | np.ndarray = 1.0,
+        tx_power_dbm: float | np.ndarray | None = None,
+        devices: Collection[int] | None = None,
     ) -> np.ndarray:
-        """Each device's uplink rate alone on a ``share`` of its cell's band at
-        ``tx_power_dbm`` (default its maximum), from the large-scale gain, bit/s — the
-        medium's own SINR, access and rate rules."""
+        """Each device's (or each of ``devices``') uplink rate alone on a ``share`` of its
+        cell's band at ``tx_power_dbm`` (default its maximum), from the large-scale gain,
+        bit/s — the medium's own SINR, access and rate rules."""
         medium = self._world.medium
+        idx = np.arange(self.n_devices) if devices is None else np.asarray(list(devices))
         power_w = (
-            self._max_tx_power_w
+            self._max_tx_power_w[idx]
             if tx_power_dbm is None
             else 10.0 ** (np.asarray(tx_power_dbm, dtype=float) / 10.0) / 1e3
         )
-        band = self.bandwidth_hz
+        band = self.bandwidth_hz[idx]
         fraction = np.broadcast_to(np.asarray(share, dtype=float), band.shape)
         part = medium.access_rule.part_hz(band, fraction)
         ch = self._world.channel
         itf = ch.ul_interference_w if getattr(ch, "has_interference", False) else 0.0
         with np.errstate(divide="ignore"):
-            sinr = uplink_sinr(power_w * self._gain, medium.noise_psd, part, itf)
+            sinr = uplink_sinr(power_w * self._gain[idx], medium.noise_psd, part, itf)
         return np.asarray(medium.access_rule.rate_bps(medium.rate_bps, band, fraction, sinr))
 
     def downlink_rate_bps(self, share: float | np.ndarray = 1.0) -> np.ndarray:
@@ -181,7 +187,7 @@ class Observation:
         """Device k's round alone at ``cpu_hz`` (default its maximum) and ``tx_power_dbm``
         on a ``share`` of the band, from the large-scale gain (see
         :mod:`fedsl_sim.control.predict`)."""
-        up = self.uplink_rate_bps(share, tx_power_dbm)[k]
+        up = self.uplink_rate_bps(share, tx_power_dbm, devices=[k])[0]
         down = self.downlink_rate_bps(share)[k]
         return predict_latency(
             self.workload(k),

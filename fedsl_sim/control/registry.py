@@ -14,3 +14,4 @@ if TYPE_CHECKING:
 
 POLICIES: Registry[Policy] = Registry("control policy")
 POLICIES.register_lazy("static", "fedsl_sim.control.static:StaticPolicy")
+POLICIES.register_lazy("energy_budget", "fedsl_sim.control.energy_budget:EnergyBudgetPolicy")

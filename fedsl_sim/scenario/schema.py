@@ -165,6 +165,17 @@ class Scenario(_Model):
         return self
 
     @model_validator(mode="after")
+    def _control_per_device(self) -> Scenario:
+        budget = getattr(self.control, "budget_j", None)
+        if isinstance(budget, list) and len(budget) != self.devices.count:
+            raise _FieldError(
+                ("control", "budget_j"),
+                f"expected one budget per device ({self.devices.count}, devices.count), "
+                f"got {len(budget)}",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _pathloss_covers_devices(self) -> Scenario:
         pl_cfg = self.network.pathloss
         try:
