@@ -66,7 +66,8 @@ FORMAT = "fedsl-sim checkpoint"
 #: 6: per-device state made on demand (fedsl_sim.schemes.copies; lazy batch streams)
 #: 7: the channel's chunk size is an attribute of the channel (it depends on the links)
 #: 8: the round driver holds the control policy's controller (decisions so far)
-FORMAT_VERSION = 8
+#: 9: the medium holds per-device share weights (a control policy's)
+FORMAT_VERSION = 9
 MAGIC = b"fedsl-sim checkpoint\n"
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "latest.ckpt"

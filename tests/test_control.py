@@ -105,9 +105,9 @@ def test_lower_power_costs_less_transmit_energy_and_left_out_devices_sit_out(scr
     assert events(sim, CLIENT_FORWARD, 1, 1)
     rows = sim.driver.controller.rows()
     assert rows[:3] == [
-        (0, 0, 1, pytest.approx(1e9), 10.0),
-        (0, 1, 0, pytest.approx(1e9), 23.0),
-        (0, 2, 1, pytest.approx(1e9), 23.0),
+        (0, 0, 1, pytest.approx(1e9), 10.0, 1.0),
+        (0, 1, 0, pytest.approx(1e9), 23.0, 1.0),
+        (0, 2, 1, pytest.approx(1e9), 23.0, 1.0),
     ]
     up = events(sim, "uplink", 0, 0)[0]
     assert up.energy_j == pytest.approx(0.01 * (up.t_end_s - up.t_start_s), rel=1e-9)
@@ -140,6 +140,8 @@ def test_the_observation_is_what_a_base_station_knows(scripted):
         (Decisions(take_part=[7]), "take_part", "not a candidate"),
         (Decisions(cpu_hz={0: 5e9}), "cpu_hz", "device 0: expected 0 < value <= 1e\\+09"),
         (Decisions(cpu_hz={1: 0.0}), "cpu_hz", "device 1"),
+        (Decisions(bandwidth_weight={1: -1.0}), "bandwidth_weight", "device 1"),
+        (Decisions(bandwidth_weight={1: 1e7}), "bandwidth_weight", "<= 1e\\+06"),
         (Decisions(cpu_hz={9: 1e8}), "cpu_hz", "device 9 out of range"),
         (Decisions(tx_power_dbm={2: 30.0}), "tx_power_dbm", "device 2: expected  value <= 23"),
         (Decisions(tx_power_dbm={2: float("nan")}), "tx_power_dbm", "device 2"),
@@ -248,3 +250,27 @@ def test_energy_budget_needs_one_budget_per_device():
     control = {"kind": "energy_budget", "budget_j": [1.0, 2.0], "latency_target_s": 1.0}
     with pytest.raises(ScenarioError, match="control.budget_j: expected one budget per device"):
         make_scenario(control=control)
+
+
+def test_a_larger_bandwidth_weight_gets_a_larger_share(scripted):
+    two = dict(
+        scheme="fl",
+        devices__count=2,
+        devices__placement={"kind": "fixed", "positions_m": [[150, 0], [0, 150]]},
+        control={"kind": "scripted"},
+    )
+
+    def upload_rates(sim):
+        return [events(sim, "model_upload", k, 0)[0].rate_bps for k in (0, 1)]
+
+    equal = Simulation.build(make_scenario(**two))
+    equal.run_round(0)
+    a, b = upload_rates(equal)
+    assert a == pytest.approx(b, rel=1e-12)  # same distance, same share
+    scripted.script = {0: Decisions(bandwidth_weight={0: 3.0})}
+    weighted = Simulation.build(make_scenario(**two))
+    weighted.run_round(0)
+    fast, slow = upload_rates(weighted)
+    assert fast > a > slow
+    assert weighted.driver.controller.rows()[0][5] == 3.0
+    assert list(weighted.world.medium.share_weight) == [3.0, 1.0]

@@ -29,8 +29,11 @@ from fedsl_sim.errors import ScenarioError
 if TYPE_CHECKING:
     from fedsl_sim.sim.world import World
 
+#: the largest share weight a policy may give a device
+MAX_SHARE_WEIGHT = 1.0e6
+
 #: decisions.csv's columns
-DECISION_COLUMNS = ("round", "device", "take_part", "cpu_hz", "tx_power_dbm")
+DECISION_COLUMNS = ("round", "device", "take_part", "cpu_hz", "tx_power_dbm", "bandwidth_weight")
 
 
 class DecisionError(ScenarioError):
@@ -45,11 +48,15 @@ class Decisions:
     take_part : the candidates that take part (the others sit the round out).
     cpu_hz : per device, its CPU clock for the round, Hz (0 < f <= its maximum).
     tx_power_dbm : per device, its transmit power for the round, dBm (<= its maximum).
+    bandwidth_weight : per device, the weight of its transmissions when the band is divided
+        among concurrent ones (> 0, at most 1e6; default 1: the scenario's share rule alone,
+        equal or proportional to the bits, is multiplied by it).
     """
 
     take_part: Collection[int] | None = None
     cpu_hz: Mapping[int, float] | None = None
     tx_power_dbm: Mapping[int, float] | None = None
+    bandwidth_weight: Mapping[int, float] | None = None
 
 
 class Observation:
@@ -229,11 +236,14 @@ class Controller:
         #: the maximum in dBm, to 1e-9 dB (the scenario's value through watts and back)
         self.max_tx_power_dbm = np.round(10.0 * np.log10(self.max_tx_power_w * 1e3), 9)
         self._power_dbm = self.max_tx_power_dbm.copy()  # each device's, this round
+        self._max_weight = np.full(world.n_devices, MAX_SHARE_WEIGHT)
         self._changed = False
         self._busy_at_start: dict[str, np.ndarray] | None = None
-        #: per round: (round, candidates, take_part, cpu_hz, tx_power_dbm), arrays over the
-        #: candidates (decisions.csv, one row each)
-        self.decided: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        #: per round: (round, candidates, take_part, cpu_hz, tx_power_dbm,
+        #: bandwidth_weight), arrays over the candidates (decisions.csv, one row each)
+        self.decided: list[
+            tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+        ] = []
 
     def _last_round(self) -> dict[str, np.ndarray]:
         rec = self.world.recorder
@@ -266,12 +276,19 @@ class Controller:
         power = self._values(
             r, decided.tx_power_dbm, "tx_power_dbm", self.max_tx_power_dbm, positive=False
         )
+        weight = self._values(
+            r, decided.bandwidth_weight, "bandwidth_weight", self._max_weight, positive=True
+        )
         world = self.world
         if self._changed:
             world.cpu_hz[:] = self.max_cpu_hz
             world.medium.device_tx_power_w[:] = self.max_tx_power_w
+            world.medium.share_weight[:] = 1.0
             self._power_dbm[:] = self.max_tx_power_dbm
             self._changed = False
+        for k, w in weight.items():
+            world.medium.share_weight[k] = w
+            self._changed = True
         for k, f in cpu.items():
             world.cpu_hz[k] = f
             self._changed = True
@@ -289,16 +306,18 @@ class Controller:
                 np.asarray([k in chosen for k in candidates], dtype=bool),
                 np.array(world.cpu_hz[idx], dtype=float),
                 self._power_dbm[idx],
+                np.array(world.medium.share_weight[idx], dtype=float),
             )
         )
         return [k for k in candidates if k in chosen]
 
-    def rows(self) -> list[tuple[int, int, int, float, float]]:
-        """decisions.csv's rows: round, device, take_part (0/1), cpu_hz, tx_power_dbm."""
+    def rows(self) -> list[tuple[int, int, int, float, float, float]]:
+        """decisions.csv's rows: round, device, take_part (0/1), cpu_hz, tx_power_dbm,
+        bandwidth_weight."""
         return [
-            (r, int(k), int(t), float(f), float(p))
-            for r, idx, take, cpu, power in self.decided
-            for k, t, f, p in zip(idx, take, cpu, power, strict=True)
+            (r, int(k), int(t), float(f), float(p), float(w))
+            for r, idx, take, cpu, power, weight in self.decided
+            for k, t, f, p, w in zip(idx, take, cpu, power, weight, strict=True)
         ]
 
     def _error(self, r: int, k: int | None, field: str, message: str) -> DecisionError:
@@ -342,7 +361,7 @@ class Controller:
                     r,
                     int(k),
                     field,
-                    f"expected {low} value <= {top:g} (the device's maximum), got {v!r}",
+                    f"expected {low} value <= {top:g} (its maximum), got {v!r}",
                 )
             out[int(k)] = min(x, top)
         return out

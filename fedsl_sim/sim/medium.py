@@ -175,6 +175,9 @@ class Medium:
         self.bandwidth_hz = np.broadcast_to(np.asarray(bandwidth_hz, dtype=float), self.n_cells)
         self.noise_psd = float(noise_psd_w_per_hz)
         self.device_tx_power_w = np.asarray(device_tx_power_w, dtype=float)
+        #: per device, the weight of its transmissions in the band's shares (a control
+        #: policy's; 1: the scenario's rule alone; a multicast takes its first receiver's)
+        self.share_weight = np.ones(len(self.device_tx_power_w))
         self.bs_tx_power_w = np.broadcast_to(np.asarray(bs_tx_power_w, dtype=float), self.n_cells)
         if handover not in ("continue", "restart", "drop"):
             raise ValueError(f"unknown handover interruption rule {handover!r}")
@@ -332,6 +335,7 @@ class Medium:
         members, starts = table.members()
         uplink = table.uplink
         weight = table.weight if self.share == "proportional" else np.ones(m)
+        weight = weight * self.share_weight[table.lead]
         # transmissions share with those of the same cell and direction
         group = cell * 2 + uplink
         total = np.bincount(group, weights=weight, minlength=2 * self.n_cells)
