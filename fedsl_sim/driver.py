@@ -56,9 +56,10 @@ class RoundDriver:
         scheme.configure(r)
         aggregate = scheme.shape.aggregates_after(r, self.aggregation_interval)
         devices = yield from self._participants()
-        if self.controller is not None and devices:
+        if self.controller is not None:  # asked every round (it keeps last round's times)
+            offered = devices
             devices = self.controller.start_round(r, devices, aggregate)
-            if not devices:  # the policy left every candidate out
+            if offered and not devices:  # the policy left every candidate out
                 yield env.timeout(self.empty_round_s)
         result = RoundResult(r, devices, aggregate)
         if scheme.shape.sequential:  # in turn, never cut off

@@ -138,13 +138,29 @@ def test_the_observation_is_what_a_base_station_knows(scripted):
     "decisions, field, match",
     [
         (Decisions(take_part=[7]), "take_part", "not a candidate"),
-        (Decisions(cpu_hz={0: 5e9}), "cpu_hz", "device 0: expected 0 < value <= 1e\\+09"),
+        (Decisions(take_part=[0, 0]), "take_part", "listed twice"),
+        (Decisions(take_part=[True]), "take_part", "not a candidate"),
+        (Decisions(take_part=3), "take_part", "expected a list of candidates, got int"),
+        (Decisions(take_part={0: True, 1: False}), "take_part", "got dict"),
+        (
+            Decisions(cpu_hz={0: 5e9}),
+            "cpu_hz",
+            "device 0: expected a number in \\[1e\\+06, 1e\\+09\\]",
+        ),
         (Decisions(cpu_hz={1: 0.0}), "cpu_hz", "device 1"),
-        (Decisions(bandwidth_weight={1: -1.0}), "bandwidth_weight", "device 1"),
-        (Decisions(bandwidth_weight={1: 1e7}), "bandwidth_weight", "<= 1e\\+06"),
-        (Decisions(cpu_hz={9: 1e8}), "cpu_hz", "device 9 out of range"),
-        (Decisions(tx_power_dbm={2: 30.0}), "tx_power_dbm", "device 2: expected  value <= 23"),
+        (Decisions(cpu_hz={1: 1e-300}), "cpu_hz", "device 1"),
+        (Decisions(cpu_hz={0: "5e8"}), "cpu_hz", "got '5e8'"),
+        (Decisions(cpu_hz={0: True}), "cpu_hz", "got True"),
+        (Decisions(cpu_hz={0: None}), "cpu_hz", "got None"),
+        (Decisions(cpu_hz=[1e8, 1e8, 1e8]), "cpu_hz", "expected a mapping"),
+        (Decisions(cpu_hz={9: 1e8}), "cpu_hz", "device 9: not a candidate"),
+        (Decisions(cpu_hz={"0": 1e8}), "cpu_hz", "not a device index"),
+        (Decisions(tx_power_dbm={2: 30.0}), "tx_power_dbm", "device 2: expected a number in"),
+        (Decisions(tx_power_dbm={2: -1000.0}), "tx_power_dbm", "\\[-50, 23\\]"),
         (Decisions(tx_power_dbm={2: float("nan")}), "tx_power_dbm", "device 2"),
+        (Decisions(bandwidth_weight={1: -1.0}), "bandwidth_weight", "device 1"),
+        (Decisions(bandwidth_weight={1: 5e-324}), "bandwidth_weight", "device 1"),
+        (Decisions(bandwidth_weight={1: 1e7}), "bandwidth_weight", "1e\\+06\\]"),
     ],
 )
 def test_impossible_decisions_name_the_policy_device_and_field(scripted, decisions, field, match):
@@ -274,3 +290,59 @@ def test_a_larger_bandwidth_weight_gets_a_larger_share(scripted):
     assert fast > a > slow
     assert weighted.driver.controller.rows()[0][5] == 3.0
     assert list(weighted.world.medium.share_weight) == [3.0, 1.0]
+
+
+def test_energy_budget_keeps_above_the_outage_threshold_and_inside_the_deadline():
+    static = Simulation.build(make_scenario(scheme="fl"))
+    static.run_round(0)
+    t_static = static.world.env.now
+    control = {"kind": "energy_budget", "budget_j": 1e6, "latency_target_s": 10 * t_static}
+    for bound, extra in (
+        (10, {"network__outage": {"snr_threshold_db": -5, "policy": "drop"}}),
+        (2, {"rounds__deadline_s": 2 * t_static}),
+    ):
+        sim = Simulation.build(
+            make_scenario(scheme="fl", stop__max_rounds=2, control=control, **extra)
+        )
+        sim.run_rounds()
+        rows = sim.world.recorder.rounds
+        assert [r.dropped for r in rows] == [0, 0], extra  # nothing lost, nobody cut off
+        assert rows[0].sim_time_s <= bound * t_static * (1 + 1e-9)
+        assert sim.driver.controller.rows()[0][3] < static.world.cpu_hz[0]
+
+
+@pytest.mark.parametrize("access, expected", [("ofdma", 1.0), ("tdma", 0.25)])
+def test_time_on_air_follows_the_access_scheme(scripted, access, expected):
+    sc = make_scenario(control={"kind": "scripted"}, network__access={"kind": access})
+    Simulation.build(sc).run_round(0)
+    assert scripted.seen[0].on_air_fraction(0.25) == expected
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {
+            "network__backhaul": [
+                {"a": "cell0", "b": "server", "latency_s": 0.005, "capacity_bps": 1e8}
+            ]
+        },
+        {
+            "scheme": "lightweight_fedsl",
+            "compression__pruning": {
+                "rate": 0.3,
+                "schedule": {"kind": "fixed", "update_every_rounds": 5},
+            },
+        },
+    ],
+    ids=["backhaul", "pruned_upload"],
+)
+def test_the_predictor_counts_the_backhaul_and_pruned_positions(scripted, extra):
+    sc = make_scenario(**{"scheme": "fl", "control": {"kind": "scripted"}, **extra})
+    sim = Simulation.build(sc)
+    sim.run_round(0)  # (pruning: the mask is made in round 0 and kept in round 1)
+    start = sim.world.env.now
+    sim.run_round(1)
+    predicted = scripted.seen[1].predict(0)
+    assert predicted.total_s == pytest.approx(sim.world.env.now - start, rel=1e-12)
+    if "network__backhaul" in extra:
+        assert predicted.backhaul_s > 0

@@ -131,4 +131,4 @@ def build_controller(scenario: Scenario, world: World, scheme: Scheme) -> Contro
     cfg = scenario.control
     policy = POLICIES.make(cfg.kind, **cfg.model_dump(exclude={"kind"}))
     workload = getattr(scheme, "workload", None)
-    return Controller(policy, world, scheme.data.sizes, workload)
+    return Controller(policy, world, scheme.data.sizes, workload, scenario.rounds.deadline_s)

@@ -82,9 +82,10 @@ class Codec(ABC):
         """Bits of ``n_entries`` entries (lossless codecs only)."""
         raise NotImplementedError(f"{type(self).__name__} is not lossless")
 
-    def expected_bits(self, n_entries: int) -> int:
-        """Bits on air of a message of ``n_entries`` entries, for predictions (the exact bits
-        when they depend only on the count, as for every shipped codec)."""
+    def expected_bits(self, n_entries: int, total: int | None = None) -> int:
+        """Bits on air of a message of ``n_entries`` entries sent of a tensor of ``total``
+        (None: all of them; fewer: the rest pruned), for predictions — the exact bits of every
+        shipped codec, whose bits depend only on these counts."""
         return self.bits_for(n_entries)
 
     @abstractmethod
@@ -129,7 +130,7 @@ class Quantize(Codec):
             return super().bits_for(n_entries)
         return self.quantizer.payload_bits(n_entries)
 
-    def expected_bits(self, n_entries: int) -> int:
+    def expected_bits(self, n_entries: int, total: int | None = None) -> int:
         return self.quantizer.payload_bits(n_entries)
 
     def encode(self, x: Tensor, ctx: CodecContext) -> Packet:
@@ -165,8 +166,8 @@ class Stage(Codec):
     def bits_for(self, n_entries: int) -> int:
         return self.inner.bits_for(n_entries)
 
-    def expected_bits(self, n_entries: int) -> int:
-        return self.inner.expected_bits(n_entries)
+    def expected_bits(self, n_entries: int, total: int | None = None) -> int:
+        return self.inner.expected_bits(n_entries, total)
 
 
 class KeepEntries(Stage):
@@ -235,6 +236,10 @@ class Pruned(Stage):
         _, mask = packet.info
         inner = self.inner.decode(packet.payload)
         return inner if mask is None else inner * mask
+
+    def expected_bits(self, n_entries: int, total: int | None = None) -> int:
+        extra = 0 if total is None else position_bits(total, n_entries)
+        return self.inner.expected_bits(n_entries, total) + extra
 
 
 def _around(inner: Packet, extra: Any = None) -> Packet:

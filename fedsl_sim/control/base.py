@@ -25,12 +25,21 @@ import numpy as np
 from channels.link import downlink_sinr, uplink_sinr
 from fedsl_sim.control.predict import Latency, Workload, predict_latency
 from fedsl_sim.errors import ScenarioError
+from fedsl_sim.sim.topology import backhaul_delay_s
 
 if TYPE_CHECKING:
     from fedsl_sim.sim.world import World
 
-#: the largest share weight a policy may give a device
-MAX_SHARE_WEIGHT = 1.0e6
+#: the range of a policy's share weights, its lowest clock (Hz) and transmit power (dBm):
+#: the scenario's own bounds
+MIN_SHARE_WEIGHT, MAX_SHARE_WEIGHT = 1.0e-6, 1.0e6
+MIN_CPU_HZ = 1.0e6
+MIN_TX_POWER_DBM = -50.0
+
+
+def _is_index(k: object) -> bool:
+    return isinstance(k, int | np.integer) and not isinstance(k, bool)
+
 
 #: decisions.csv's columns
 DECISION_COLUMNS = ("round", "device", "take_part", "cpu_hz", "tx_power_dbm", "bandwidth_weight")
@@ -45,12 +54,15 @@ class DecisionError(ScenarioError):
 class Decisions:
     """One round's decisions; None (or a device left out of a mapping): the scenario's value.
 
-    take_part : the candidates that take part (the others sit the round out).
-    cpu_hz : per device, its CPU clock for the round, Hz (0 < f <= its maximum).
-    tx_power_dbm : per device, its transmit power for the round, dBm (<= its maximum).
-    bandwidth_weight : per device, the weight of its transmissions when the band is divided
-        among concurrent ones (> 0, at most 1e6; default 1: the scenario's share rule alone,
-        equal or proportional to the bits, is multiplied by it).
+    take_part : a list of the candidates that take part (the others sit the round out; each
+        at most once).
+    cpu_hz : per candidate, its CPU clock for the round, Hz (1e6 <= f <= its maximum).
+    tx_power_dbm : per candidate, its transmit power for the round, dBm (-50 <= p <= its
+        maximum).
+    bandwidth_weight : per candidate, the weight of its transmissions when the band is
+        divided among concurrent ones (1e-6 <= w <= 1e6; default 1: the scenario's share rule
+        alone, equal or proportional to the bits, is multiplied by it).
+    Values are real numbers (not strings or bools); mappings are keyed by device index.
     """
 
     take_part: Collection[int] | None = None
@@ -74,8 +86,11 @@ class Observation:
         last_round_s: Mapping[str, np.ndarray],
         aggregate: bool = False,
         workload: Callable[[int, bool], Workload] | None = None,
+        deadline_s: float | None = None,
     ) -> None:
         self.round = round
+        #: the round's deadline (rounds.deadline_s), s, or None
+        self.deadline_s = deadline_s
         #: whether the round ends with an average (the devices upload their models)
         self.aggregate = aggregate
         self._workload = workload
@@ -162,7 +177,23 @@ class Observation:
         itf = ch.ul_interference_w if getattr(ch, "has_interference", False) else 0.0
         with np.errstate(divide="ignore"):
             sinr = uplink_sinr(power_w * self._gain[idx], medium.noise_psd, part, itf)
-        return np.asarray(medium.access_rule.rate_bps(medium.rate_bps, band, fraction, sinr))
+        return self._decodable(
+            sinr, medium.access_rule.rate_bps(medium.rate_bps, band, fraction, sinr)
+        )
+
+    def _decodable(self, sinr: np.ndarray, rate: np.ndarray) -> np.ndarray:
+        """``rate`` where ``sinr`` reaches the outage threshold, 0 below it (nothing
+        decodes there: the medium waits, retransmits or drops)."""
+        threshold = self._world.medium.snr_threshold
+        if not threshold:
+            return np.asarray(rate, dtype=float)
+        return np.where(np.asarray(sinr) >= threshold, rate, 0.0)
+
+    def on_air_fraction(self, share: float) -> float:
+        """The fraction of a transmission's time it radiates on a ``share`` of the band (1
+        with OFDMA, the share with TDMA): transmit energy is power x time on air."""
+        access = self._world.medium.access_rule
+        return float(access.on_air(np.asarray([share], dtype=float), (1,))[0])
 
     def downlink_rate_bps(self, share: float | np.ndarray = 1.0) -> np.ndarray:
         """Each device's downlink rate alone on a ``share`` of its cell's band, from the
@@ -175,7 +206,9 @@ class Observation:
         if getattr(ch, "has_interference", False):
             itf = ch.dl_interference_gain(ch.block_at(self.time_s), 1)[0]
         sinr = downlink_sinr(bs_w, self._gain, medium.noise_psd, band, itf)
-        return np.asarray(medium.access_rule.rate_bps(medium.rate_bps, band, fraction, sinr))
+        return self._decodable(
+            sinr, medium.access_rule.rate_bps(medium.rate_bps, band, fraction, sinr)
+        )
 
     def workload(self, k: int) -> Workload:
         """What device k would do this round (FLOPs, bits; see
@@ -196,6 +229,8 @@ class Observation:
         :mod:`fedsl_sim.control.predict`)."""
         up = self.uplink_rate_bps(share, tx_power_dbm, devices=[k])[0]
         down = self.downlink_rate_bps(share)[k]
+        world = self._world
+        path = world.backhaul_paths[int(self._state["serving"][k])]
         return predict_latency(
             self.workload(k),
             float(self.max_cpu_hz[k] if cpu_hz is None else cpu_hz),
@@ -203,6 +238,7 @@ class Observation:
             float(up),
             float(down),
             self.server_flops_per_s,
+            lambda bits: backhaul_delay_s(path, int(bits)),
         )
 
 
@@ -226,9 +262,11 @@ class Controller:
         world: World,
         data_size: np.ndarray,
         workload: Callable[[int, bool], Workload] | None = None,
+        deadline_s: float | None = None,
     ) -> None:
         self.policy = policy
         self.workload = workload
+        self.deadline_s = deadline_s
         self.world = world
         self.data_size = np.asarray(data_size)
         self.max_cpu_hz = np.array(world.cpu_hz, dtype=float)
@@ -267,17 +305,29 @@ class Controller:
             self._last_round(),
             aggregate,
             self.workload,
+            self.deadline_s,
         )
         decided = self.policy.decide(obs)
         if not isinstance(decided, Decisions):
             raise self._error(r, None, "decisions", f"expected Decisions, got {decided!r}")
         take = self._take_part(r, candidates, decided.take_part)
-        cpu = self._values(r, decided.cpu_hz, "cpu_hz", self.max_cpu_hz, positive=True)
+        offered = set(candidates)
+        cpu = self._values(r, decided.cpu_hz, "cpu_hz", MIN_CPU_HZ, self.max_cpu_hz, offered)
         power = self._values(
-            r, decided.tx_power_dbm, "tx_power_dbm", self.max_tx_power_dbm, positive=False
+            r,
+            decided.tx_power_dbm,
+            "tx_power_dbm",
+            np.minimum(MIN_TX_POWER_DBM, self.max_tx_power_dbm),
+            self.max_tx_power_dbm,
+            offered,
         )
         weight = self._values(
-            r, decided.bandwidth_weight, "bandwidth_weight", self._max_weight, positive=True
+            r,
+            decided.bandwidth_weight,
+            "bandwidth_weight",
+            MIN_SHARE_WEIGHT,
+            self._max_weight,
+            offered,
         )
         world = self.world
         if self._changed:
@@ -324,44 +374,55 @@ class Controller:
         where = f"round {r}" + ("" if k is None else f", device {k}")
         return DecisionError(f"control policy {self.policy.name!r}", f"{where}: {message}", field)
 
-    def _take_part(self, r: int, candidates: list[int], take: Collection[int] | None) -> list[int]:
+    def _take_part(self, r: int, candidates: list[int], take: object) -> list[int]:
         if take is None:
             return list(candidates)
+        if not isinstance(take, list | tuple | set | frozenset | np.ndarray):
+            raise self._error(
+                r, None, "take_part", f"expected a list of candidates, got {type(take).__name__}"
+            )
         allowed = set(candidates)
-        out = []
-        for k in take:
-            if not isinstance(k, int | np.integer) or isinstance(k, bool) or k not in allowed:
+        out: list[int] = []
+        for k in list(take):
+            if not _is_index(k) or int(k) not in allowed:
                 raise self._error(
                     r, None, "take_part", f"{k!r} is not a candidate of this round {candidates}"
                 )
+            if int(k) in out:
+                raise self._error(r, None, "take_part", f"device {k} is listed twice")
             out.append(int(k))
         return out
 
     def _values(
         self,
         r: int,
-        values: Mapping[int, float] | None,
+        values: object,
         field: str,
+        low: float | np.ndarray,
         maximum: np.ndarray,
-        positive: bool,
+        candidates: set[int],
     ) -> dict[int, float]:
+        """``values`` checked: a mapping from candidates to finite real numbers in
+        [low, maximum] (per device)."""
         if values is None:
             return {}
+        if not isinstance(values, Mapping):
+            raise self._error(
+                r, None, field, f"expected a mapping device -> value, got {type(values).__name__}"
+            )
         out = {}
         for k, v in values.items():
-            if not isinstance(k, int | np.integer) or isinstance(k, bool):
+            if not _is_index(k):
                 raise self._error(r, None, field, f"device {k!r} is not a device index")
-            if not 0 <= k < self.world.n_devices:
-                raise self._error(r, None, field, f"device {k} out of range")
-            x = float(v)
+            if int(k) not in candidates:
+                raise self._error(r, int(k), field, "not a candidate of this round")
+            lo = float(np.broadcast_to(low, maximum.shape)[k])
             top = float(maximum[k])
-            if not math.isfinite(x) or (positive and x <= 0) or x > top * (1 + 1e-12) + 1e-12:
-                low = "0 <" if positive else ""
+            real = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+            x = float(v) if real else math.nan
+            if not (math.isfinite(x) and lo <= x <= top * (1 + 1e-12) + 1e-12):
                 raise self._error(
-                    r,
-                    int(k),
-                    field,
-                    f"expected {low} value <= {top:g} (its maximum), got {v!r}",
+                    r, int(k), field, f"expected a number in [{lo:g}, {top:g}], got {v!r}"
                 )
             out[int(k)] = min(x, top)
         return out

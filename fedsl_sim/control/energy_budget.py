@@ -74,12 +74,17 @@ class EnergyBudgetPolicy(Policy):
         def rate(p_dbm: np.ndarray) -> np.ndarray:
             return obs.uplink_rate_bps(share, p_dbm, devices=same)
 
+        on_air = obs.on_air_fraction(share)
+
         def energy(f: np.ndarray, p_dbm: np.ndarray) -> np.ndarray:
             p_w = 10.0 ** (p_dbm / 10.0) / 1e3
-            send = bits / rate(p_dbm) if bits > 0 else np.zeros(len(f))
+            send = bits / rate(p_dbm) * on_air if bits > 0 else np.zeros(len(f))
             return np.asarray(kappa * cycles * f * f + p_w * send, dtype=float)
 
-        left = self.latency_target_s - fixed - cycles / clocks
+        target = self.latency_target_s
+        if obs.deadline_s is not None:  # a device past the deadline is cut off
+            target = min(target, obs.deadline_s)
+        left = target - fixed - cycles / clocks
         ok = left > 0
         need = np.where(ok, bits / np.where(ok, left, 1.0), np.inf) if bits > 0 else 0.0 * left
         top = np.full(len(clocks), p_max)
@@ -94,6 +99,8 @@ class EnergyBudgetPolicy(Policy):
             lo = np.where(fast, lo, mid)
         if not ok.any():  # no pair meets the target: as fast as it can
             return f_max, p_max, float(energy(np.array([f_max]), np.array([p_max]))[0])
+        if bits <= 0:  # nothing to send: no reason to lower the power
+            hi = top
         e = np.where(ok, energy(clocks, hi), np.inf)
         i = int(np.argmin(e))
         return float(clocks[i]), float(hi[i]), float(e[i])

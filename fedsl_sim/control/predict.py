@@ -2,16 +2,20 @@
 its workload (FLOPs, bits), its clock and its links' rates on the observed (large-scale) gain.
 
 It adds, per device, its computation (``steps x device FLOPs / (FLOPs per cycle x f)``), its
-per-step messages at its uplink and downlink rates, the server's computation for it, and its
-model upload; the round then ends with the server's averaging and the average's download. It
-is exact for a device alone on a channel that does not change (no fading, no mobility) with no
-server queue and messages whose bits depend only on their size — the simulator's time model;
-otherwise an estimate: sharing the band, queueing for a server worker, fading and outage make
-the simulated round longer or shorter.
+per-step messages at its uplink and downlink rates and over the backhaul between its cell and
+the server, the server's computation for it, and its model upload; the round then ends with
+the server's averaging and the average's download. It is exact for a device alone on a
+channel that does not change (no fading, no mobility), with no server queue, the same split
+layer for every device and no pruning-mask update pending — the simulator's time model;
+otherwise an estimate: sharing the band, queueing for a server worker, fading and outage, a
+mask about to change (the workload counts the current mask), SplitFed V1's averaging of the
+server-side copies, a broadcast plus unicast of per-device split layers make the simulated
+round longer or shorter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -50,10 +54,11 @@ class Latency:
     uplink_s: float
     downlink_s: float
     server_s: float
+    backhaul_s: float = 0.0
 
     @property
     def total_s(self) -> float:
-        return self.compute_s + self.uplink_s + self.downlink_s + self.server_s
+        return self.compute_s + self.uplink_s + self.downlink_s + self.server_s + self.backhaul_s
 
 
 def predict_latency(
@@ -63,9 +68,11 @@ def predict_latency(
     uplink_bps: float,
     downlink_bps: float,
     server_flops_per_s: float,
+    backhaul_s: Callable[[float], float] | None = None,
 ) -> Latency:
-    """Device round latency of ``work`` at clock ``cpu_hz`` (Hz) with the link rates (bit/s)
-    and the server's speed (FLOP/s); see the module docstring."""
+    """Device round latency of ``work`` at clock ``cpu_hz`` (Hz) with the link rates (bit/s),
+    the server's speed (FLOP/s) and ``backhaul_s(bits)``, the time a message of that many bits
+    takes between the device's cell and the server (None: none); see the module docstring."""
     if not (cpu_hz > 0 and flops_per_cycle > 0 and server_flops_per_s > 0):
         raise ValueError("cpu_hz, flops_per_cycle and server_flops_per_s must be > 0")
 
@@ -84,4 +91,12 @@ def predict_latency(
         work.download_bits, downlink_bps
     )
     server = (steps * work.server_flops_per_step + work.aggregation_flops) / server_flops_per_s
-    return Latency(compute, uplink, downlink, server)
+    backhaul = 0.0
+    if backhaul_s is not None:
+
+        def hop(bits: float) -> float:
+            return backhaul_s(bits) if bits > 0 else 0.0
+
+        per_step = hop(work.uplink_bits_per_step) + hop(work.downlink_bits_per_step)
+        backhaul = steps * per_step + hop(work.upload_bits) + hop(work.download_bits)
+    return Latency(compute, uplink, downlink, server, backhaul)

@@ -359,7 +359,9 @@ class SplitFed(Scheme):
         codec = self.codecs.model_upload
         return float(
             sum(
-                codec.expected_bits(kept.get(key, v.numel()))
+                codec.expected_bits(kept[key], v.numel())
+                if key in kept
+                else codec.expected_bits(v.numel())
                 for key, v in part.state_dict().items()
                 if v.is_floating_point()
             )
