@@ -346,3 +346,19 @@ def test_the_predictor_counts_the_backhaul_and_pruned_positions(scripted, extra)
     assert predicted.total_s == pytest.approx(sim.world.env.now - start, rel=1e-12)
     if "network__backhaul" in extra:
         assert predicted.backhaul_s > 0
+
+
+def test_energy_budget_stays_within_the_bounds_a_policy_may_set():
+    # a weak, slow device: the grid's lowest clock and the least power would fall below the
+    # bounds (1e6 Hz, -50 dBm) without the policy's clamping
+    control = {"kind": "energy_budget", "budget_j": 1e6, "latency_target_s": 1e6}
+    sc = make_scenario(
+        scheme="fl",
+        devices__compute={"cpu_hz": 2.0e6},
+        devices__tx_power_dbm=-45.0,
+        control=control,
+    )
+    sim = Simulation.build(sc)
+    sim.run_round(0)
+    (row,) = sim.driver.controller.rows()
+    assert row[2] == 1 and 1e6 <= row[3] <= 2e6 and -50.0 <= row[4] <= -45.0

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fedsl_sim.control.base import Decisions, Observation, Policy
+from fedsl_sim.control.base import MIN_CPU_HZ, MIN_TX_POWER_DBM, Decisions, Observation, Policy
 
 #: the lowest transmit power the bisection considers, below the maximum, dB
 POWER_RANGE_DB = 60.0
@@ -67,8 +67,10 @@ class EnergyBudgetPolicy(Policy):
         full = obs.predict(k, share=share)
         cycles = work.steps * work.device_flops_per_step / float(obs.flops_per_cycle[k])
         bits = work.steps * work.uplink_bits_per_step + work.upload_bits
-        fixed = full.server_s + full.downlink_s
-        clocks = f_max * np.arange(1, self.clock_steps + 1) / self.clock_steps
+        fixed = full.server_s + full.downlink_s + full.backhaul_s
+        # the grid, kept within the clocks a policy may set
+        grid = f_max * np.arange(1, self.clock_steps + 1) / self.clock_steps
+        clocks = np.unique(np.maximum(grid, min(MIN_CPU_HZ, f_max)))
         same = np.full(len(clocks), k)
 
         def rate(p_dbm: np.ndarray) -> np.ndarray:
@@ -78,7 +80,8 @@ class EnergyBudgetPolicy(Policy):
 
         def energy(f: np.ndarray, p_dbm: np.ndarray) -> np.ndarray:
             p_w = 10.0 ** (p_dbm / 10.0) / 1e3
-            send = bits / rate(p_dbm) * on_air if bits > 0 else np.zeros(len(f))
+            with np.errstate(divide="ignore"):  # no rate (below the threshold): infinite
+                send = bits / rate(p_dbm) * on_air if bits > 0 else np.zeros(len(f))
             return np.asarray(kappa * cycles * f * f + p_w * send, dtype=float)
 
         target = self.latency_target_s
@@ -89,7 +92,7 @@ class EnergyBudgetPolicy(Policy):
         need = np.where(ok, bits / np.where(ok, left, 1.0), np.inf) if bits > 0 else 0.0 * left
         top = np.full(len(clocks), p_max)
         ok &= rate(top) >= need
-        lo, hi = top - POWER_RANGE_DB, top.copy()
+        lo, hi = np.maximum(top - POWER_RANGE_DB, min(MIN_TX_POWER_DBM, p_max)), top.copy()
         low_enough = rate(lo) >= need
         hi[low_enough] = lo[low_enough]
         for _ in range(50):  # the least power whose rate sends the bits in time
