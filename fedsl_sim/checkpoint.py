@@ -67,7 +67,8 @@ FORMAT = "fedsl-sim checkpoint"
 #: 7: the channel's chunk size is an attribute of the channel (it depends on the links)
 #: 8: the round driver holds the control policy's controller (decisions so far)
 #: 9: the medium holds per-device share weights (a control policy's)
-FORMAT_VERSION = 9
+#: 10: split schemes hold their per-device knobs (split layer, pruning, bits, dropout)
+FORMAT_VERSION = 10
 MAGIC = b"fedsl-sim checkpoint\n"
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "latest.ckpt"

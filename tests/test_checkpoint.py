@@ -81,6 +81,27 @@ CASES = {
         2,
         4,
     ),
+    # a control policy moving split layers and compressing per device
+    "adaptive-split": (
+        dict(
+            LIGHTWEIGHT_JAKES,
+            control={"kind": "adaptive_split", "split_layers": [1, 3]},
+        ),
+        1,
+        3,
+    ),
+    "deadline-aware": (
+        dict(
+            LIGHTWEIGHT_JAKES,
+            control={
+                "kind": "deadline_aware",
+                "deadline_s": 0.5,
+                "levels": [{"quant_bits": 16}, {"quant_bits": 4, "dropout_rate": 0.5}],
+            },
+        ),
+        1,
+        3,
+    ),
 }
 
 

@@ -104,10 +104,11 @@ def test_lower_power_costs_less_transmit_energy_and_left_out_devices_sit_out(scr
     assert not events(sim, CLIENT_FORWARD, 1, 0)
     assert events(sim, CLIENT_FORWARD, 1, 1)
     rows = sim.driver.controller.rows()
-    assert rows[:3] == [
-        (0, 0, 1, pytest.approx(1e9), 10.0, 1.0),
-        (0, 1, 0, pytest.approx(1e9), 23.0, 1.0),
-        (0, 2, 1, pytest.approx(1e9), 23.0, 1.0),
+    split = sim.scheme.splits[0]
+    assert rows[:3] == [  # the knobs: the scenario's split layer, no compression
+        (0, 0, 1, pytest.approx(1e9), 10.0, 1.0, split, 0.0, 32, 0.0),
+        (0, 1, 0, pytest.approx(1e9), 23.0, 1.0, split, 0.0, 32, 0.0),
+        (0, 2, 1, pytest.approx(1e9), 23.0, 1.0, split, 0.0, 32, 0.0),
     ]
     up = events(sim, "uplink", 0, 0)[0]
     assert up.energy_j == pytest.approx(0.01 * (up.t_end_s - up.t_start_s), rel=1e-9)

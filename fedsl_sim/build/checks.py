@@ -102,9 +102,67 @@ def check_scheme(scenario: Scenario, source: str = "scenario") -> None:
         dropout_rate=comp.dropout.rate,
         split_messages_coded=coded,
     )
+    broken += _control_violations(scenario, shape)
     if broken:
         path, message = broken[0]
         raise ScenarioError(source, message, path=path)
+
+
+def _control_violations(scenario: Scenario, shape: SchemeShape) -> list[tuple[str, str]]:
+    """What the control policy's settings ask of the scheme: split layers to choose from
+    need a split scheme with parallel devices, compression levels a scheme that compresses
+    (and split-layer messages for bits and dropout)."""
+    control, name = scenario.control, scenario.scheme
+    out = []
+    if getattr(control, "split_layers", None) and (not shape.split or shape.sequential):
+        out.append(
+            (
+                "control.split_layers",
+                f"expected none for scheme {name!r} (a split layer a policy chooses needs a "
+                "split scheme with parallel devices: fedsl, lightweight_fedsl, sfl_v1 or "
+                "sfl_v2)",
+            )
+        )
+    scale = scenario.compression.quantization.scale
+    for i, level in enumerate(getattr(control, "levels", None) or ()):
+        where = f"control.levels.{i}"
+        set_fields = [
+            f
+            for f in ("pruning_rate", "quant_bits", "dropout_rate")
+            if getattr(level, f) is not None
+        ]
+        if set_fields and not shape.compresses:
+            out.append(
+                (
+                    f"{where}.{set_fields[0]}",
+                    f"expected no compression for scheme "
+                    f"{name!r} (uncompressed by definition); use 'lightweight_fedsl'",
+                )
+            )
+        split_only = [f for f in set_fields if f != "pruning_rate"]
+        if split_only and not shape.split:
+            out.append(
+                (
+                    f"{where}.{split_only[0]}",
+                    f"expected none for scheme {name!r} (no split-layer messages)",
+                )
+            )
+        if level.pruning_rate is not None and shape.sequential:
+            out.append(
+                (
+                    f"{where}.pruning_rate",
+                    f"expected none for scheme {name!r} (one client-side model, one pruning mask)",
+                )
+            )
+        if level.quant_bits is not None and scale == "norm" and level.quant_bits < 2:
+            out.append(
+                (
+                    f"{where}.quant_bits",
+                    "expected >= 2 with the norm quantization "
+                    f"scale (compression.quantization.scale), got {level.quant_bits}",
+                )
+            )
+    return out
 
 
 def check_codecs(scenario: Scenario, source: str = "scenario") -> None:
@@ -140,6 +198,18 @@ def check_model(scenario: Scenario, source: str = "scenario") -> None:
                 f"expected 1 <= split_layer <= {n_layers - 1} ({cfg.model.kind} has "
                 f"{n_layers} layers), got {s}",
                 path=where if isinstance(cfg.split_layer, int) else f"{where}.{i}",
+            )
+    _check_control_layers(scenario, n_layers, source)
+
+
+def _check_control_layers(scenario: Scenario, n_layers: int, source: str) -> None:
+    for i, s in enumerate(getattr(scenario.control, "split_layers", None) or ()):
+        if s > n_layers - 1:
+            raise ScenarioError(
+                source,
+                f"expected 1 <= split layer <= {n_layers - 1} "
+                f"({scenario.learning.model.kind} has {n_layers} layers), got {s}",
+                path=f"control.split_layers.{i}",
             )
 
 

@@ -96,6 +96,7 @@ def scheme_settings(scenario: Scenario) -> SchemeSettings:
         eval_batch_size=cfg.eval_batch_size,
         compute_device=cfg.compute_device,
         downlink=scenario.aggregation.downlink,
+        split_choices=tuple(getattr(scenario.control, "split_layers", ())),
         compression=CompressionSettings(
             dropout_rate=comp.dropout.rate,
             codecs=message_codecs(scenario),
@@ -130,5 +131,5 @@ def build_controller(scenario: Scenario, world: World, scheme: Scheme) -> Contro
     settings, observing the scheme's workloads where it predicts them."""
     cfg = scenario.control
     policy = POLICIES.make(cfg.kind, **cfg.model_dump(exclude={"kind"}))
-    workload = getattr(scheme, "workload", None)
-    return Controller(policy, world, scheme.data.sizes, workload, scenario.rounds.deadline_s)
+    tunable = scheme if hasattr(scheme, "tune") else None
+    return Controller(policy, world, scheme.data.sizes, tunable, scenario.rounds.deadline_s)  # type: ignore[arg-type]

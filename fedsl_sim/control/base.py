@@ -15,14 +15,23 @@ them (``decisions.csv``: one row per round and candidate).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from channels.link import downlink_sinr, uplink_sinr
+from fedsl_sim.control.knobs import (
+    FULL_BITS,
+    KNOB_FIELDS,
+    MAX_DROPOUT_RATE,
+    MAX_PRUNING_RATE,
+    Knobs,
+    Tunable,
+    Tuning,
+)
 from fedsl_sim.control.predict import Latency, Workload, predict_latency
 from fedsl_sim.errors import ScenarioError
 from fedsl_sim.sim.topology import backhaul_delay_s
@@ -37,12 +46,25 @@ MIN_CPU_HZ = 1.0e6
 MIN_TX_POWER_DBM = -50.0
 
 
+def _integer(x: float) -> int | str:
+    """An integer column's cell ("" where the run has no scheme to say)."""
+    return int(x) if math.isfinite(x) else ""
+
+
 def _is_index(k: object) -> bool:
     return isinstance(k, int | np.integer) and not isinstance(k, bool)
 
 
 #: decisions.csv's columns
-DECISION_COLUMNS = ("round", "device", "take_part", "cpu_hz", "tx_power_dbm", "bandwidth_weight")
+DECISION_COLUMNS = (
+    "round",
+    "device",
+    "take_part",
+    "cpu_hz",
+    "tx_power_dbm",
+    "bandwidth_weight",
+    *KNOB_FIELDS,
+)
 
 
 class DecisionError(ScenarioError):
@@ -62,13 +84,26 @@ class Decisions:
     bandwidth_weight : per candidate, the weight of its transmissions when the band is
         divided among concurrent ones (1e-6 <= w <= 1e6; default 1: the scenario's share rule
         alone, equal or proportional to the bits, is multiplied by it).
-    Values are real numbers (not strings or bools); mappings are keyed by device index.
+    split_layer : per candidate, its split layer, one of the scheme's
+        :attr:`~fedsl_sim.control.knobs.Tuning.split_layers` (``control.split_layers``); a
+        device whose split is locked (:attr:`Observation.split_locked`) keeps its own.
+    pruning_rate : per candidate, the pruning rate of its client-side weights, in [0, 0.99]
+        (its mask is recomputed at this rate when it next trains).
+    quant_bits : per candidate, the quantization bits of its split-layer activations and
+        gradient, an integer in [min_bits, 32] (32: dense float32).
+    dropout_rate : per candidate, its activation dropout rate, in [0, 0.95].
+    Values are real numbers (not strings or bools); mappings are keyed by device index. The
+    last four need a scheme that has them (:class:`~fedsl_sim.control.knobs.Tuning`).
     """
 
     take_part: Collection[int] | None = None
     cpu_hz: Mapping[int, float] | None = None
     tx_power_dbm: Mapping[int, float] | None = None
     bandwidth_weight: Mapping[int, float] | None = None
+    split_layer: Mapping[int, int] | None = None
+    pruning_rate: Mapping[int, float] | None = None
+    quant_bits: Mapping[int, int] | None = None
+    dropout_rate: Mapping[int, float] | None = None
 
 
 class Observation:
@@ -85,7 +120,7 @@ class Observation:
         max_tx_power_w: np.ndarray,
         last_round_s: Mapping[str, np.ndarray],
         aggregate: bool = False,
-        workload: Callable[[int, bool], Workload] | None = None,
+        scheme: Tunable | None = None,
         deadline_s: float | None = None,
     ) -> None:
         self.round = round
@@ -93,7 +128,17 @@ class Observation:
         self.deadline_s = deadline_s
         #: whether the round ends with an average (the devices upload their models)
         self.aggregate = aggregate
-        self._workload = workload
+        self._scheme = scheme
+        #: which knobs the scheme lets a policy set (nothing: a scheme without knobs)
+        self.tuning = scheme.tuning() if scheme is not None else Tuning()
+        #: each device's split layer now (layers on the device; FL: all of them; -1: a
+        #: scheme without knobs) and whether it is locked this round (it holds layers it
+        #: trained since the last average it received: it keeps its split layer)
+        self.split_layer, self.split_locked = (
+            scheme.split_state()
+            if scheme is not None
+            else (np.full(world.n_devices, -1), np.zeros(world.n_devices, dtype=bool))
+        )
         #: the devices round control offers this round (available, chosen by the
         #: participation rule), sorted
         self.candidates = candidates
@@ -113,6 +158,8 @@ class Observation:
         self._max_tx_power_w = max_tx_power_w
         #: one server worker's speed, FLOP/s
         self.server_flops_per_s = float(world.server_flops_per_s)
+        #: the server's parallel workers
+        self.server_workers = int(world.server_workers.capacity)
         rec = world.recorder
         #: energy each device has used so far (compute + transmit), J
         self.energy_used_j = rec.compute_energy_j + rec.transmit_energy_j
@@ -210,12 +257,33 @@ class Observation:
             sinr, medium.access_rule.rate_bps(medium.rate_bps, band, fraction, sinr)
         )
 
-    def workload(self, k: int) -> Workload:
+    def default_knobs(self, k: int) -> Knobs:
+        """Device k's knobs this round when the policy decides none: the scenario's."""
+        if self._scheme is None:
+            raise ValueError("this observation carries no scheme")
+        return self._scheme.default_knobs(k, self.round)
+
+    def workload(
+        self,
+        k: int,
+        split_layer: int | None = None,
+        pruning_rate: float | None = None,
+        quant_bits: int | None = None,
+        dropout_rate: float | None = None,
+    ) -> Workload:
         """What device k would do this round (FLOPs, bits; see
-        :class:`~fedsl_sim.control.predict.Workload`)."""
-        if self._workload is None:
+        :class:`~fedsl_sim.control.predict.Workload`) with these knobs (None: the
+        scenario's)."""
+        if self._scheme is None:
             raise ValueError("this observation carries no workloads")
-        return self._workload(k, self.aggregate)
+        return self._scheme.workload(
+            k,
+            self.aggregate,
+            split_layer=split_layer,
+            pruning_rate=pruning_rate,
+            quant_bits=quant_bits,
+            dropout_rate=dropout_rate,
+        )
 
     def predict(
         self,
@@ -223,16 +291,18 @@ class Observation:
         cpu_hz: float | None = None,
         tx_power_dbm: float | None = None,
         share: float = 1.0,
+        **knobs: float | None,
     ) -> Latency:
         """Device k's round alone at ``cpu_hz`` (default its maximum) and ``tx_power_dbm``
-        on a ``share`` of the band, from the large-scale gain (see
+        on a ``share`` of the band, from the large-scale gain, with ``knobs`` (split_layer,
+        pruning_rate, quant_bits, dropout_rate; default the scenario's; see
         :mod:`fedsl_sim.control.predict`)."""
         up = self.uplink_rate_bps(share, tx_power_dbm, devices=[k])[0]
         down = self.downlink_rate_bps(share)[k]
         world = self._world
         path = world.backhaul_paths[int(self._state["serving"][k])]
         return predict_latency(
-            self.workload(k),
+            self.workload(k, **knobs),  # type: ignore[arg-type]
             float(self.max_cpu_hz[k] if cpu_hz is None else cpu_hz),
             float(self.flops_per_cycle[k]),
             float(up),
@@ -261,11 +331,11 @@ class Controller:
         policy: Policy,
         world: World,
         data_size: np.ndarray,
-        workload: Callable[[int, bool], Workload] | None = None,
+        scheme: Tunable | None = None,
         deadline_s: float | None = None,
     ) -> None:
         self.policy = policy
-        self.workload = workload
+        self.scheme = scheme
         self.deadline_s = deadline_s
         self.world = world
         self.data_size = np.asarray(data_size)
@@ -278,10 +348,9 @@ class Controller:
         self._changed = False
         self._busy_at_start: dict[str, np.ndarray] | None = None
         #: per round: (round, candidates, take_part, cpu_hz, tx_power_dbm,
-        #: bandwidth_weight), arrays over the candidates (decisions.csv, one row each)
-        self.decided: list[
-            tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-        ] = []
+        #: bandwidth_weight, split_layer, pruning_rate, quant_bits, dropout_rate), arrays over
+        #: the candidates (decisions.csv, one row each)
+        self.decided: list[tuple[Any, ...]] = []
 
     def _last_round(self) -> dict[str, np.ndarray]:
         rec = self.world.recorder
@@ -304,7 +373,7 @@ class Controller:
             self.max_tx_power_w,
             self._last_round(),
             aggregate,
-            self.workload,
+            self.scheme,
             self.deadline_s,
         )
         decided = self.policy.decide(obs)
@@ -329,6 +398,7 @@ class Controller:
             self._max_weight,
             offered,
         )
+        knobs = self._knobs(r, decided, offered, obs)
         world = self.world
         if self._changed:
             world.cpu_hz[:] = self.max_cpu_hz
@@ -347,8 +417,11 @@ class Controller:
                 world.medium.device_tx_power_w[k] = 10.0 ** (dbm / 10.0) / 1e3
                 self._power_dbm[k] = dbm
                 self._changed = True
+        if self.scheme is not None:
+            self.scheme.tune(r, knobs)
         chosen = set(take)
         idx = np.asarray(candidates, dtype=np.int64)
+        now = [self.scheme.knobs(int(k)) for k in idx] if self.scheme is not None else []
         self.decided.append(
             (
                 r,
@@ -357,18 +430,97 @@ class Controller:
                 np.array(world.cpu_hz[idx], dtype=float),
                 self._power_dbm[idx],
                 np.array(world.medium.share_weight[idx], dtype=float),
+                *(
+                    np.array([getattr(kn, name) for kn in now] or [math.nan] * len(idx))
+                    for name in KNOB_FIELDS
+                ),
             )
         )
         return [k for k in candidates if k in chosen]
 
-    def rows(self) -> list[tuple[int, int, int, float, float, float]]:
+    def rows(self) -> list[tuple[object, ...]]:
         """decisions.csv's rows: round, device, take_part (0/1), cpu_hz, tx_power_dbm,
-        bandwidth_weight."""
-        return [
-            (r, int(k), int(t), float(f), float(p), float(w))
-            for r, idx, take, cpu, power, weight in self.decided
-            for k, t, f, p, w in zip(idx, take, cpu, power, weight, strict=True)
-        ]
+        bandwidth_weight, split_layer, pruning_rate, quant_bits, dropout_rate."""
+        out: list[tuple[object, ...]] = []
+        for r, idx, take, cpu, power, weight, split, prune, bits, drop in self.decided:
+            for i, k in enumerate(idx):
+                out.append(
+                    (
+                        r,
+                        int(k),
+                        int(take[i]),
+                        float(cpu[i]),
+                        float(power[i]),
+                        float(weight[i]),
+                        _integer(split[i]),
+                        float(prune[i]),
+                        _integer(bits[i]),
+                        float(drop[i]),
+                    )
+                )
+        return out
+
+    def _knobs(
+        self, r: int, decided: Decisions, offered: set[int], obs: Observation
+    ) -> dict[str, dict[int, float]]:
+        """The knob decisions, checked against what the scheme lets a policy set."""
+        tuning = obs.tuning
+        lows = {
+            "split_layer": 1.0,
+            "pruning_rate": 0.0,
+            "quant_bits": float(tuning.min_bits),
+            "dropout_rate": 0.0,
+        }
+        highs = {
+            "split_layer": float(max(tuning.split_layers, default=1)),
+            "pruning_rate": MAX_PRUNING_RATE,
+            "quant_bits": float(FULL_BITS),
+            "dropout_rate": MAX_DROPOUT_RATE,
+        }
+        allowed = {
+            "split_layer": bool(tuning.split_layers),
+            "pruning_rate": tuning.pruning,
+            "quant_bits": tuning.split_compression,
+            "dropout_rate": tuning.split_compression,
+        }
+        why = {
+            "split_layer": "the split layer is fixed (a split scheme with parallel devices and "
+            "control.split_layers let a policy choose it)",
+            "pruning_rate": "the scheme does not prune per device (fedsl is uncompressed by "
+            "definition; sl trains one client-side model)",
+            "quant_bits": "the scheme does not compress split-layer messages",
+            "dropout_rate": "the scheme does not compress split-layer messages",
+        }
+        out: dict[str, dict[int, float]] = {}
+        n = self.world.n_devices
+        for name in KNOB_FIELDS:
+            values = getattr(decided, name)
+            if values is None:
+                continue
+            if values and not allowed[name]:
+                raise self._error(r, None, name, f"cannot be decided: {why[name]}")
+            checked = self._values(r, values, name, lows[name], np.full(n, highs[name]), offered)
+            if name in ("split_layer", "quant_bits"):
+                for k, v in checked.items():
+                    if v != int(v):
+                        raise self._error(r, k, name, f"expected an integer, got {values[k]!r}")
+                    checked[k] = int(v)
+            if name == "split_layer":
+                for k, s in checked.items():
+                    if s not in tuning.split_layers:
+                        raise self._error(
+                            r, k, name, f"expected one of {list(tuning.split_layers)}, got {s}"
+                        )
+                    if s != obs.split_layer[k] and obs.split_locked[k]:
+                        raise self._error(
+                            r,
+                            k,
+                            name,
+                            f"its split layer {obs.split_layer[k]} is locked (it holds layers "
+                            "trained since the last average it received; see split_locked)",
+                        )
+            out[name] = checked
+        return out
 
     def _error(self, r: int, k: int | None, field: str, message: str) -> DecisionError:
         where = f"round {r}" + ("" if k is None else f", device {k}")

@@ -15,3 +15,5 @@ if TYPE_CHECKING:
 POLICIES: Registry[Policy] = Registry("control policy")
 POLICIES.register_lazy("static", "fedsl_sim.control.static:StaticPolicy")
 POLICIES.register_lazy("energy_budget", "fedsl_sim.control.energy_budget:EnergyBudgetPolicy")
+POLICIES.register_lazy("deadline_aware", "fedsl_sim.control.deadline_aware:DeadlineAwarePolicy")
+POLICIES.register_lazy("adaptive_split", "fedsl_sim.control.adaptive_split:AdaptiveSplitPolicy")

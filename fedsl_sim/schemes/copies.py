@@ -246,6 +246,24 @@ class DeviceCopies:
                 self._held[k] = _Held(state, None, held.opt_state)
         self._initial = _Held(state, None, None)
 
+    def materialised(self, k: int) -> bool:
+        """Whether device k's copy is a module (it trains, or holds weights of its own)."""
+        return self._check(k) in self._live
+
+    def materialised_devices(self) -> list[int]:
+        """The devices whose copies are modules."""
+        return list(self._live)
+
+    def regroup(self, k: int) -> None:
+        """Device k's copy changes shape (its group changed, e.g. its split layer): it keeps
+        the shared state it holds, without a mask or an optimizer state (their shapes were
+        the old group's). Only for a copy that is not materialised."""
+        if self._check(k) in self._live:
+            raise RuntimeError(f"device {k}'s copy holds weights of its own: it cannot change")
+        held = self._held.pop(k, None)
+        if held is not None and held.state is not self._initial.state:
+            self._held[k] = _Held(held.state, None, None)
+
     def state(self, k: int) -> Mapping[str, Tensor]:
         """Device k's state dict (whole-model keys), without materialising it. Read only: a
         held copy's unmasked entries are the shared state's own tensors (writing into them

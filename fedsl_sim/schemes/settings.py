@@ -64,6 +64,8 @@ class SchemeSettings:
     compute_device: str = "cpu"
     downlink: str = "broadcast"
     compression: CompressionSettings = field(default_factory=CompressionSettings)
+    #: further split layers a control policy may give a device (``control.split_layers``)
+    split_choices: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.downlink not in DOWNLINKS:

@@ -35,6 +35,7 @@ from fedsl_sim.compression import (
     prunable_parameters,
 )
 from fedsl_sim.compression.codec import Codec, CodecContext
+from fedsl_sim.control.knobs import Knobs, Tuning
 from fedsl_sim.control.predict import Workload
 from fedsl_sim.learning.federated import FederatedData
 from fedsl_sim.learning.flops import backward_flops, forward_flops, profile_layers
@@ -56,6 +57,7 @@ from fedsl_sim.schemes.base import RoundResult, Scheme
 from fedsl_sim.schemes.copies import DeviceCopies, PerDevice, SharedCopy, constant
 from fedsl_sim.schemes.settings import SchemeSettings, SplitByDistance
 from fedsl_sim.schemes.shape import SHIPPED_SHAPES
+from fedsl_sim.schemes.tuning import DeviceKnobs
 from fedsl_sim.sim.recorder import (
     AGGREGATION,
     CLIENT_BACKWARD,
@@ -124,11 +126,15 @@ class SplitFed(Scheme):
         #: number of layers on each device (its split layer); the server holds layers
         #: min(splits)+1..L and serves device k from its layer splits[k]+1 on
         self.splits = self.split_points(len(layers))
-        s_min = min(self.splits)
+        #: the shallowest and deepest split layer a device may have (the scenario's and
+        #: those a control policy may choose): the server's model starts at the first, the
+        #: averages hold the layers up to the second
+        choices = set(self.splits) | set(cfg.split_choices)
+        self.layer_range = (min(choices), max(choices))
+        s_min = self.layer_range[0]
         costs = profile_layers(layers, data.in_shape)
+        self.layer_costs = costs
         self.client_costs = [costs[:s] for s in self.splits]
-        #: per-sample entries of the split-layer activation of each split layer
-        self._act_entries = {s: math.prod(costs[s - 1].out_shape) for s in set(self.splits)}
         self.server_flops_per_sample = [
             forward_flops(costs[s:]) + backward_flops(costs[s:]) for s in self.splits
         ]
@@ -183,6 +189,34 @@ class SplitFed(Scheme):
         self._stale: set[int] = set()  # devices that missed the last average
         self.last_aggregated: list[int] = []  # devices in the last FedAvg
         self._served: set[int] = set()  # devices the server stepped for since the last average
+        #: the knobs a control policy sets per device and round
+        self.device_knobs = DeviceKnobs(self, tuple(cfg.split_choices))
+
+    # ------------------------------------------------------------------ control knobs
+    def tuning(self) -> Tuning:
+        """What a control policy may set per device (:mod:`fedsl_sim.control.knobs`)."""
+        return self.device_knobs.tuning()
+
+    def knobs(self, k: int) -> Knobs:
+        return self.device_knobs.knobs(k)
+
+    def default_knobs(self, k: int, r: int) -> Knobs:
+        return self.device_knobs.default_knobs(k, r)
+
+    def split_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.device_knobs.split_state()
+
+    def tune(self, r: int, decided: Mapping[str, Mapping[int, float]]) -> None:
+        self.device_knobs.tune(r, decided)
+
+    def workload(self, k: int, aggregate: bool, **knobs: Any) -> Workload:
+        """What device k would do in a round (averaging or not) with these knobs, for
+        latency prediction (see :meth:`fedsl_sim.schemes.tuning.DeviceKnobs.workload`)."""
+        return self.device_knobs.workload(k, aggregate, **knobs)
+
+    def enable_pruning(self) -> None:
+        """Per-device pruners (a control policy prunes in a scenario that does not)."""
+        self.pruners = PerDevice(self.world.n_devices, self._new_pruner)
 
     # ------------------------------------------------------------------ per-device state
     def _client_structure(self, k: int) -> nn.Module:
@@ -207,8 +241,11 @@ class SplitFed(Scheme):
         self._aggregated_this_round = self._servers_averaged_this_round = False
         if self.pruners is not None and self.schedule.is_update_round(r):
             # each device recomputes its mask when it next trains, from the weights it will
-            # train (after fetching a missed average), at the rate of this update round
+            # train (after fetching a missed average), at the rate of this update round (or
+            # the one a control policy decided for it)
             self._mask_rate = [self.schedule.rate_at(r)] * self.world.n_devices
+            for k, rate in self.device_knobs.pruning.items():
+                self._mask_rate[k] = rate
 
     def aggregate(self, r: int, result: RoundResult) -> Process:
         if self.shape.server_copy_per_device:
@@ -274,7 +311,7 @@ class SplitFed(Scheme):
         return self._average
 
     def _snapshot(self) -> dict[str, Tensor]:
-        deepest = max(self.splits)
+        deepest = self.layer_range[1]
         return {
             key: v.detach().clone()
             for key, v in self.global_model.state_dict().items()
@@ -284,7 +321,7 @@ class SplitFed(Scheme):
     def _server_snapshot(self) -> dict[str, Tensor]:
         """A copy of the whole model's layers from the shallowest split on (SplitFed V1: what
         every server-side copy holds after an average)."""
-        s_min = min(self.splits)
+        s_min = self.layer_range[0]
         return {
             key: v.detach().clone()
             for key, v in self.global_model.state_dict().items()
@@ -301,7 +338,7 @@ class SplitFed(Scheme):
         optimizer that steps it (over the whole shared model: unused layers get no grad)."""
         if self.servers is not None:
             return self.servers.module(k), self.servers.optimizer(k)
-        return self.server[self.splits[k] - min(self.splits) :], self._shared_server_opt
+        return self.server[self.splits[k] - self.layer_range[0] :], self._shared_server_opt
 
     def _batch(self, k: int) -> tuple[Tensor, Tensor]:
         """Device k's next mini-batch, on the compute device."""
@@ -317,55 +354,6 @@ class SplitFed(Scheme):
             it = iter(dens)
             layer_dens = [next(it) if c.prunable else 1.0 for c in costs]
         return forward_flops(costs, layer_dens), backward_flops(costs, layer_dens)
-
-    def workload(self, k: int, aggregate: bool) -> Workload:
-        """What device k would do in a round (averaging or not), for latency prediction:
-        a catch-up download when it is stale, its steps' FLOPs and expected message bits
-        (activation dropout: the expected kept entries), its model upload and the average
-        back (see :mod:`fedsl_sim.control.predict`)."""
-        b = self.data.batch_size_of(k)
-        fwd, bwd = self.client_flops(k)
-        up = down = 0.0
-        if self.shape.split:
-            kept = round((1.0 - self.dropout.rate) * self._act_entries[self.splits[k]] * b)
-            up = self.codecs.activations.expected_bits(kept) + b * self.label_bits
-            down = self.codecs.gradient.expected_bits(kept)
-        download = self._global_payload_bits(k) if k in self._stale else 0
-        upload = agg = 0.0
-        if aggregate:
-            upload = self._expected_upload_bits(k)
-            download += self._global_payload_bits(k)
-            agg = 2.0 * self.clients.parameter_count(k)
-        return Workload(
-            steps=self.local_steps,
-            device_flops_per_step=(fwd + bwd) * b,
-            server_flops_per_step=self.server_flops_per_sample[k] * b,
-            uplink_bits_per_step=up,
-            downlink_bits_per_step=down,
-            upload_bits=upload,
-            download_bits=download,
-            aggregation_flops=agg,
-        )
-
-    def _expected_upload_bits(self, k: int) -> float:
-        """Bits of device k's model upload: each floating tensor of its part through the
-        ``model_upload`` pipeline, pruned entries left out."""
-        part = self.global_model[: self.splits[k]]
-        kept: dict[str, int] = {}
-        masks = self.pruners[k].masks if self.pruners is not None else None
-        if masks is not None:
-            names = [name for name, _ in prunable_parameters(part)]
-            kept = {name: int(m.sum()) for name, m in zip(names, masks, strict=True)}
-        codec = self.codecs.model_upload
-        return float(
-            sum(
-                codec.expected_bits(kept[key], v.numel())
-                if key in kept
-                else codec.expected_bits(v.numel())
-                for key, v in part.state_dict().items()
-                if v.is_floating_point()
-            )
-        )
 
     def _send(
         self,
@@ -409,10 +397,10 @@ class SplitFed(Scheme):
         acts = client_forward(model, x)
         check_finite(acts.detach(), "split-layer activation")
         yield from world.compute(k, CLIENT_FORWARD, r, fwd_flops * batch)
-        mask = self.dropout.sample_mask(acts.shape, self.dropout_gens[k], device=acts.device)
-        sent, act_bits = self._send(
-            self.codecs.activations, self.dropout.apply(acts.detach(), mask), k, mask
-        )
+        dropout = self.device_knobs.dropout(k)
+        act_codec, grad_codec = self.device_knobs.codecs(k)
+        mask = dropout.sample_mask(acts.shape, self.dropout_gens[k], device=acts.device)
+        sent, act_bits = self._send(act_codec, dropout.apply(acts.detach(), mask), k, mask)
         sent_up = yield from world.transmit(k, UPLINK, r, act_bits + batch * self.label_bits)
         if not sent_up.delivered:
             return  # the server never sees this batch: no update on either side
@@ -434,13 +422,13 @@ class SplitFed(Scheme):
         )
         world.recorder.train_loss(loss)
         self._served.add(k)
-        grad_hat, grad_bits = self._send(self.codecs.gradient, grad, k, mask)
+        grad_hat, grad_bits = self._send(grad_codec, grad, k, mask)
         sent_down = yield from world.transmit(k, DOWNLINK, r, grad_bits)
         if not sent_down.delivered:
             return  # the server has stepped; the device never gets its gradient
         yield from world.compute(k, CLIENT_BACKWARD, r, bwd_flops * batch)
         # the update exists once its computation has completed (a cut-off loses it)
-        client_backward(acts, self.dropout.grad_to_client(grad_hat, mask), opt)
+        client_backward(acts, dropout.grad_to_client(grad_hat, mask), opt)
         if self.pruners is not None:
             self.pruners[k].apply(model)
 
@@ -494,7 +482,7 @@ class SplitFed(Scheme):
         it, on the server: the server's copy of l (``server_states``, whole-model keys) joins
         the average weighted by the data size of those of ``devices`` (the devices it trained
         for) split before l. Nothing when every device has the same split."""
-        s_min, s_max = min(self.splits), max(self.splits)
+        s_min, s_max = min(self.splits), max(self.splits)  # the layers devices hold now
         states, weights = [], []
         for layer in range(s_min, s_max):
             w = float(sum(self.data.sizes[k] for k in devices if self.splits[k] <= layer))
@@ -643,7 +631,7 @@ class SplitFed(Scheme):
         model = copy.deepcopy(self.global_model)
         devices = list(range(self.world.n_devices))
         weights = [float(x) for x in self.data.sizes]
-        server_state = model[min(self.splits) :].state_dict()
+        server_state = model[self.layer_range[0] :].state_dict()
         if self.shape.server_copy_per_device and not self._servers_averaged_this_round:
             server_state = fedavg(self._server_copies_state(devices), weights)
             _load_part(model, server_state)

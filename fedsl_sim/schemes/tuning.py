@@ -1,0 +1,298 @@
+"""The split schemes' per-device knobs a control policy sets each round (see
+:mod:`fedsl_sim.control.knobs`): split layer, pruning rate, quantization bits and activation
+dropout rate of the split-layer messages.
+
+Rules (the README's "What is simulated" states them):
+
+* a decision holds for its round; a device with none runs at the scenario's values;
+* a device's split layer changes only while its copy holds no layers it trained since the
+  last average it received (``split_locked``): it keeps the shared average (or the state it
+  was given), drops its pruning mask and its optimizer state (their shapes changed) and is
+  served by the server from its new layer on; the server's model always spans every layer
+  a device may be split at;
+* a pruning rate decision takes effect when the device next trains (its mask is recomputed
+  from its weights at that rate), and again at the schedule's update rounds;
+* the bits decision replaces the quantizer of the split-layer activations and gradient
+  pipelines (dense float32 stages become the scenario's quantizer at that width); the model
+  upload keeps the scenario's pipeline.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fedsl_sim.compression import ActivationDropout
+from fedsl_sim.compression.codec import Codec, Float32, Quantize, Stage
+from fedsl_sim.compression.pruning import prunable_parameters
+from fedsl_sim.compression.quantization import StochasticQuantizer
+from fedsl_sim.control.knobs import FULL_BITS, Knobs, Tuning
+from fedsl_sim.control.predict import Workload
+from fedsl_sim.learning.flops import backward_flops, forward_flops
+
+if TYPE_CHECKING:
+    from fedsl_sim.schemes.split_fed import SplitFed
+
+
+def _terminal(codec: Codec) -> Codec:
+    while isinstance(codec, Stage):
+        codec = codec.inner
+    return codec
+
+
+def with_bits(codec: Codec, bits: int, scale: str) -> Codec:
+    """``codec`` with its quantizer at ``bits`` bits (a dense float32 terminal becomes a
+    quantizer of ``scale``); ValueError for another terminal codec."""
+    if isinstance(codec, Stage):
+        out = copy.copy(codec)
+        out.inner = with_bits(codec.inner, bits, scale)
+        return out
+    if isinstance(codec, Quantize):
+        return Quantize(StochasticQuantizer(bits, codec.quantizer.scale))
+    if isinstance(codec, Float32):
+        return Quantize(StochasticQuantizer(bits, scale))  # type: ignore[arg-type]
+    raise ValueError(f"cannot set the bits of a {type(codec).__name__} codec")
+
+
+class DeviceKnobs:
+    """A split scheme's per-device knobs (see the module docstring)."""
+
+    def __init__(self, scheme: SplitFed, split_choices: tuple[int, ...]) -> None:
+        self._scheme = scheme
+        shape = scheme.shape
+        #: each device's split layer in the scenario
+        self.scenario_splits = tuple(scheme.splits)
+        parallel_split = shape.split and not shape.sequential
+        self.split_layers = (
+            tuple(sorted(set(split_choices) | set(self.scenario_splits)))
+            if parallel_split and split_choices
+            else ()
+        )
+        codecs = scheme.codecs
+        ends = [_terminal(codecs.activations), _terminal(codecs.gradient)]
+        scales = [c.quantizer.scale for c in ends if isinstance(c, Quantize)]
+        #: the scale a dense stage gets when a policy quantizes it
+        self.scale = scales[0] if scales else "range"
+        first = ends[0]
+        self.scenario_bits = first.quantizer.bits if isinstance(first, Quantize) else FULL_BITS
+        self.min_bits = 2 if "norm" in scales or self.scale == "norm" else 1
+        bits_ok = all(isinstance(c, Quantize | Float32) for c in ends)
+        self.split_compression = shape.split and shape.compresses and bits_ok
+        self.pruning_on = shape.compresses and not shape.sequential
+        self.scenario_dropout = scheme.dropout.rate
+        #: this round's decisions, device -> value (the others: the scenario's)
+        self.pruning: dict[int, float] = {}
+        self.bits: dict[int, int] = {}
+        self.dropout_rates: dict[int, float] = {}
+        self._moved: set[int] = set()  # devices not at their scenario split layer
+        self._round = 0
+        self._codecs: dict[int, tuple[Codec, Codec]] = {}
+        self._dropouts: dict[float, ActivationDropout] = {}
+        self._parts: dict[int, tuple[int, int, dict[str, int]]] = {}
+
+    # ------------------------------------------------------------------ reading
+    def tuning(self) -> Tuning:
+        return Tuning(
+            split_layers=self.split_layers,
+            pruning=self.pruning_on,
+            split_compression=self.split_compression,
+            min_bits=self.min_bits,
+        )
+
+    def _scenario_rate(self, r: int) -> float:
+        sch = self._scheme
+        return sch.schedule.rate_at(r) if sch.settings.compression.pruning_rate > 0 else 0.0
+
+    def knobs(self, k: int) -> Knobs:
+        return Knobs(
+            split_layer=self._scheme.splits[k],
+            pruning_rate=self.pruning.get(k, self._scenario_rate(self._round)),
+            quant_bits=self.bits.get(k, self.scenario_bits),
+            dropout_rate=self.dropout_rates.get(k, self.scenario_dropout),
+        )
+
+    def default_knobs(self, k: int, r: int) -> Knobs:
+        split = self._scheme.splits[k] if self.split_locked(k) else self.scenario_splits[k]
+        return Knobs(split, self._scenario_rate(r), self.scenario_bits, self.scenario_dropout)
+
+    def split_locked(self, k: int) -> bool:
+        sch = self._scheme
+        return sch.clients.materialised(k) or (
+            sch.servers is not None and sch.servers.materialised(k)
+        )
+
+    def split_state(self) -> tuple[np.ndarray, np.ndarray]:
+        sch = self._scheme
+        locked = np.zeros(len(sch.splits), dtype=bool)
+        for copies in (sch.clients, sch.servers):
+            if copies is not None:
+                locked[copies.materialised_devices()] = True
+        return np.array(sch.splits), locked
+
+    def codecs(self, k: int, bits: int | None = None) -> tuple[Codec, Codec]:
+        """Device k's split-layer activation and gradient codecs (at ``bits``, default its
+        decision)."""
+        b = self.bits.get(k) if bits is None else bits
+        sch = self._scheme
+        if b is None:
+            return sch.codecs.activations, sch.codecs.gradient
+        if b not in self._codecs:
+            self._codecs[b] = (
+                with_bits(sch.codecs.activations, b, self.scale),
+                with_bits(sch.codecs.gradient, b, self.scale),
+            )
+        return self._codecs[b]
+
+    def dropout(self, k: int, rate: float | None = None) -> ActivationDropout:
+        """Device k's activation dropout (at ``rate``, default its decision)."""
+        p = self.dropout_rates.get(k) if rate is None else rate
+        if p is None or p == self.scenario_dropout:
+            return self._scheme.dropout
+        if p not in self._dropouts:
+            self._dropouts[p] = ActivationDropout(p)
+        return self._dropouts[p]
+
+    # ------------------------------------------------------------------ applying
+    def tune(self, r: int, decided: Mapping[str, Mapping[int, float]]) -> None:
+        sch = self._scheme
+        self._round = r
+        prune = {k: float(v) for k, v in decided.get("pruning_rate", {}).items()}
+        for k in set(self.pruning) | set(prune):
+            new = prune.get(k)
+            if new == self.pruning.get(k):
+                continue
+            if new and sch.pruners is None:
+                sch.enable_pruning()
+            if sch.pruners is not None:  # recomputed at the new rate when it next trains
+                sch._mask_rate[k] = new if new is not None else self._scenario_rate(r)
+        self.pruning = prune
+        self.bits = {k: int(v) for k, v in decided.get("quant_bits", {}).items()}
+        self.dropout_rates = {k: float(v) for k, v in decided.get("dropout_rate", {}).items()}
+        splits = decided.get("split_layer", {})
+        for k in self._moved | set(splits):
+            target = int(splits.get(k, self.scenario_splits[k]))
+            if target != sch.splits[k] and not self.split_locked(k):
+                self._move(k, target)
+        self._moved = {
+            k for k in self._moved | set(splits) if sch.splits[k] != self.scenario_splits[k]
+        }
+
+    def _move(self, k: int, s: int) -> None:
+        """Device k's split layer becomes ``s`` (its copy is not materialised)."""
+        sch = self._scheme
+        sch.splits[k] = s
+        sch.client_costs[k] = sch.layer_costs[:s]
+        sch.server_flops_per_sample[k] = self.server_flops(s)
+        sch.clients.regroup(k)
+        if sch.servers is not None:
+            sch.servers.regroup(k)
+        sch._densities[k] = None
+        if sch.pruners is not None:  # a mask of the new shape when it next trains
+            sch.pruners[k].masks = None
+            sch._mask_rate[k] = self.pruning.get(k, self._scenario_rate(self._round))
+
+    # ------------------------------------------------------------------ prediction
+    def server_flops(self, s: int) -> float:
+        """The server's FLOPs per sample for a device split at ``s``."""
+        costs = self._scheme.layer_costs[s:]
+        return float(forward_flops(costs) + backward_flops(costs))
+
+    def _part(self, s: int) -> tuple[int, int, dict[str, int]]:
+        """Per-sample activation entries at layer ``s``, parameters of layers 1..s and the
+        sizes of their floating tensors."""
+        if s not in self._parts:
+            sch = self._scheme
+            part = sch.global_model[:s]
+            sizes = {
+                key: v.numel() for key, v in part.state_dict().items() if v.is_floating_point()
+            }
+            act = math.prod(sch.layer_costs[s - 1].out_shape)
+            self._parts[s] = (act, sum(p.numel() for p in part.parameters()), sizes)
+        return self._parts[s]
+
+    def workload(
+        self,
+        k: int,
+        aggregate: bool,
+        split_layer: int | None = None,
+        pruning_rate: float | None = None,
+        quant_bits: int | None = None,
+        dropout_rate: float | None = None,
+    ) -> Workload:
+        """Device k's round with these knobs (None: its values undecided this round): a
+        catch-up download when it is stale, its steps' FLOPs and expected message bits, its
+        model upload and the average back. With its current split layer and pruning rate the
+        FLOPs and upload count its mask; otherwise a uniform density of 1 - rate on every
+        prunable layer (an estimate for the global scope)."""
+        sch = self._scheme
+        default = self.default_knobs(k, self._round)
+        s = default.split_layer if split_layer is None else split_layer
+        rate = default.pruning_rate if pruning_rate is None else pruning_rate
+        own_mask = s == sch.splits[k] and (
+            rate == self.knobs(k).pruning_rate or sch.pruners is None
+        )
+        b = sch.data.batch_size_of(k)
+        act, n_params, sizes = self._part(s)
+        if own_mask:
+            fwd, bwd = sch.client_flops(k)
+        else:
+            costs = sch.layer_costs[:s]
+            dens = None
+            if sch.sparse_compute and rate > 0:
+                dens = [1.0 - rate if c.prunable else 1.0 for c in costs]
+            fwd, bwd = forward_flops(costs, dens), backward_flops(costs, dens)
+        up = down = 0.0
+        if sch.shape.split:
+            p = default.dropout_rate if dropout_rate is None else dropout_rate
+            bits = None if quant_bits is None else int(quant_bits)
+            acts, grad = (
+                (sch.codecs.activations, sch.codecs.gradient)
+                if bits is None
+                else self.codecs(k, bits)
+            )
+            kept = round((1.0 - p) * act * b)
+            up = acts.expected_bits(kept) + b * sch.label_bits
+            down = grad.expected_bits(kept)
+        download = sch._payload_bits(0, s) if k in sch._stale else 0
+        upload = agg = 0.0
+        if aggregate:
+            upload = self._upload_bits(k, s, rate, own_mask, sizes)
+            download += sch._payload_bits(0, s)
+            agg = 2.0 * n_params
+        return Workload(
+            steps=sch.local_steps,
+            device_flops_per_step=(fwd + bwd) * b,
+            server_flops_per_step=self.server_flops(s) * b if sch.shape.split else 0.0,
+            uplink_bits_per_step=up,
+            downlink_bits_per_step=down,
+            upload_bits=upload,
+            download_bits=download,
+            aggregation_flops=agg,
+        )
+
+    def _upload_bits(
+        self, k: int, s: int, rate: float, own_mask: bool, sizes: Mapping[str, int]
+    ) -> float:
+        """Bits of device k's model upload split at ``s``: each floating tensor through the
+        ``model_upload`` pipeline, pruned entries left out (its mask, or 1 - rate of each
+        prunable weight)."""
+        sch = self._scheme
+        part = sch.global_model[:s]
+        names = [name for name, _ in prunable_parameters(part)]
+        kept: dict[str, int] = {}
+        masks = sch.pruners[k].masks if (own_mask and sch.pruners is not None) else None
+        if masks is not None:
+            kept = {name: int(m.sum()) for name, m in zip(names, masks, strict=True)}
+        elif not own_mask and rate > 0:
+            kept = {name: round((1.0 - rate) * sizes[name]) for name in names}
+        codec = sch.codecs.model_upload
+        return float(
+            sum(
+                codec.expected_bits(kept[key], n) if key in kept else codec.expected_bits(n)
+                for key, n in sizes.items()
+            )
+        )
