@@ -72,6 +72,7 @@ class RoundDriver:
             yield env.all_of([env.process(self._guarded(k, r, deadline, result)) for k in devices])
         if aggregate:
             yield from scheme.aggregate(r, result)
+            result.staleness = [0] * len(result.uploads)  # every update is on the last average
         return result
 
     def _participants(self) -> Process:

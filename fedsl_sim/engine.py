@@ -154,6 +154,13 @@ def _run(
     check_out_dir(final)
     if checkpoint_every is not None:
         every = _checked_interval(checkpoint_every)
+        if scenario.aggregation.asynchronous is not None:
+            raise ScenarioError(
+                source,
+                "checkpoints are not supported for asynchronous runs (the devices' work in "
+                "flight cannot be saved yet); run without --checkpoint-every",
+                path="aggregation.asynchronous",
+            )
         return _run_checkpointed(
             scenario, final, out_dir is not None, progress, plots, source, every, on_run_dir
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
+from fedsl_sim.async_driver import AsyncDriver
 from fedsl_sim.build import build_data, build_driver, build_scheme, build_world, check_scenario
 from fedsl_sim.driver import RoundDriver
 from fedsl_sim.errors import ScenarioError
@@ -27,7 +28,7 @@ class Simulation:
     world: World
     data: FederatedData
     scheme: Scheme
-    driver: RoundDriver
+    driver: RoundDriver | AsyncDriver
     #: why training stopped, when it diverged (``stop_reason: diverged``)
     diverged: str | None = None
 
@@ -92,7 +93,14 @@ class Simulation:
                 test = None
                 if (r + 1) % every == 0 or last or over_time:
                     test = self.scheme.evaluate()
-                row = rec.close_round(r, env.now, test, len(result.participants), result.dropped)
+                row = rec.close_round(
+                    r,
+                    env.now,
+                    test,
+                    len(result.participants),
+                    result.dropped,
+                    staleness=result.staleness or None,
+                )
                 if test is not None:
                     best = test[0] if math.isnan(best) else max(best, test[0])
                 bar.update(1)

@@ -103,9 +103,41 @@ def check_scheme(scenario: Scenario, source: str = "scenario") -> None:
         split_messages_coded=coded,
     )
     broken += _control_violations(scenario, shape)
+    broken += _asynchronous_violations(scenario, shape)
     if broken:
         path, message = broken[0]
         raise ScenarioError(source, message, path=path)
+
+
+def _asynchronous_violations(scenario: Scenario, shape: SchemeShape) -> list[tuple[str, str]]:
+    """Asynchronous aggregation needs a split scheme with parallel devices, one shared
+    server-side model and averaged client-side models (fedsl, lightweight_fedsl, sfl_v2),
+    and one split layer for every device."""
+    if scenario.aggregation.asynchronous is None:
+        return []
+    name = scenario.scheme
+    if (
+        not shape.split
+        or shape.sequential
+        or shape.server_copy_per_device
+        or shape.averaging == "never"
+    ):
+        return [
+            (
+                "aggregation.asynchronous",
+                f"expected none for scheme {name!r}: asynchronous split training needs "
+                "parallel devices sharing one server-side model whose client-side models are "
+                "averaged (fedsl, lightweight_fedsl, sfl_v2)",
+            )
+        ]
+    if len(set(split_layer_values(scenario.learning.split_layer))) > 1:
+        return [
+            (
+                "learning.split_layer",
+                "expected one split layer for every device with aggregation.asynchronous",
+            )
+        ]
+    return []
 
 
 def _control_violations(scenario: Scenario, shape: SchemeShape) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from fedsl_sim.async_driver import AsyncDriver, staleness_discount
 from fedsl_sim.build.checks import message_codecs
 from fedsl_sim.compression.pruning import PruningSchedule
 from fedsl_sim.control import POLICIES, Controller
@@ -113,9 +114,24 @@ def build_scheme(scenario: Scenario, world: World, data: FederatedData) -> Schem
     return SCHEMES.make(scenario.scheme, settings=scheme_settings(scenario), world=world, data=data)
 
 
-def build_driver(scenario: Scenario, scheme: Scheme, world: World) -> RoundDriver:
+def build_driver(scenario: Scenario, scheme: Scheme, world: World) -> RoundDriver | AsyncDriver:
     """The round driver of ``scenario``: its aggregation interval, deadline and empty-round
-    wait."""
+    wait (asynchronous aggregation: the asynchronous driver)."""
+    cfg = scenario.aggregation.asynchronous
+    if cfg is not None:
+        stale = cfg.staleness
+        return AsyncDriver(
+            scheme,  # type: ignore[arg-type]  # a split scheme: check_scheme
+            world,
+            local_rounds=scenario.learning.aggregation_interval,
+            buffer_size=cfg.buffer_size,
+            discount=staleness_discount(stale.kind, **stale.model_dump(exclude={"kind"})),
+            max_staleness=cfg.max_staleness,
+            server_lr=cfg.server_lr,
+            max_round_s=cfg.max_round_s,
+            stop_time_s=scenario.stop.max_sim_time_s,
+            empty_round_s=scenario.rounds.empty_round_s,
+        )
     return RoundDriver(
         scheme,
         world,

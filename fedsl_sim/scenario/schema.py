@@ -115,13 +115,60 @@ class RoundsConfig(_Model):
     availability: AvailabilityConfig = AlwaysAvailable(kind="always")
 
 
+class ConstantStaleness(_Model):
+    """Every update counts fully, whatever its staleness: discount 1."""
+
+    kind: Literal["constant"]
+
+
+class PolynomialStaleness(_Model):
+    """Discount ``(1 + s)^-exponent`` for an update of staleness s (FedAsync, FedBuff)."""
+
+    kind: Literal["polynomial"]
+    exponent: Annotated[float, Field(gt=0, le=10)] = 0.5
+
+
+class HingeStaleness(_Model):
+    """Discount 1 up to staleness ``b``, then ``1 / (a (s - b) + 1)`` (FedAsync's hinge)."""
+
+    kind: Literal["hinge"]
+    a: Annotated[float, Field(gt=0, le=100)] = 10.0
+    b: Annotated[int, Field(ge=0, le=1000)] = 4
+
+
+StalenessConfig = Annotated[
+    ConstantStaleness | PolynomialStaleness | HingeStaleness, Field(discriminator="kind")
+]
+
+
+class AsynchronousConfig(_Model):
+    """Asynchronous split training (FedBuff-style; ``fedsl``, ``lightweight_fedsl``,
+    ``sfl_v2``): no rounds — each device loops (fetch the current client-side average when it
+    is stale, train ``aggregation_interval`` x ``local_steps`` steps, upload) and the server
+    averages every ``buffer_size`` updates that arrive, each weighted by its data size and its
+    ``staleness`` discount (the number of averages formed since the one it trained from), and
+    drops updates staler than ``max_staleness``. ``server_lr``: the server's step on the
+    weighted update. ``max_round_s``: an average is formed at the latest this long after the
+    previous one, of what has arrived (nothing: an empty round) — a bound on a round whose
+    buffer cannot fill; without it ``stop.max_sim_time_s`` is needed."""
+
+    buffer_size: Annotated[int, Field(ge=1, le=100_000)]
+    staleness: StalenessConfig = ConstantStaleness(kind="constant")
+    max_staleness: Annotated[int, Field(ge=0, le=1000)] = 10
+    server_lr: Annotated[float, Field(gt=0, le=10)] = 1.0
+    max_round_s: DurationS | None = None
+
+
 class AggregationConfig(_Model):
     """How the server sends the aggregated model back. ``broadcast``: one transmission per
     cell to all of its receiving devices, at the common rate of the weakest of them (with
     per-device split layers the shared layers are broadcast and each device's deeper layers
-    sent to it alone); ``unicast``: one transmission per device, sharing the band."""
+    sent to it alone); ``unicast``: one transmission per device, sharing the band.
+    ``asynchronous``: aggregate asynchronously (see :class:`AsynchronousConfig`; None:
+    synchronous rounds)."""
 
     downlink: Literal["broadcast", "unicast"] = "broadcast"
+    asynchronous: AsynchronousConfig | None = None
 
 
 class ExecutionConfig(_Model):
@@ -162,6 +209,51 @@ class Scenario(_Model):
                 f"expected one split layer per device ({self.devices.count}, devices.count), "
                 f"got {len(split)}",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _asynchronous_rules(self) -> Scenario:
+        cfg = self.aggregation.asynchronous
+        if cfg is None:
+            return self
+        where = ("aggregation", "asynchronous")
+        if cfg.buffer_size > self.devices.count:
+            raise _FieldError(
+                (*where, "buffer_size"),
+                f"expected at most devices.count ({self.devices.count}) updates, got "
+                f"{cfg.buffer_size}",
+            )
+        if cfg.max_round_s is None and self.stop.max_sim_time_s is None:
+            raise _FieldError(
+                (*where, "max_round_s"),
+                "expected a bound on a round (s), or stop.max_sim_time_s: an asynchronous "
+                "run whose buffer cannot fill (devices down or out of reach) would not end",
+            )
+        rules = [
+            (
+                ("rounds", "deadline_s"),
+                self.rounds.deadline_s is not None,
+                "expected none: asynchronous devices have no round to meet",
+            ),
+            (
+                ("rounds", "participation"),
+                self.rounds.participation.kind != "all",
+                "expected 'all': every available asynchronous device trains",
+            ),
+            (
+                ("rounds", "availability"),
+                self.rounds.availability.kind == "bernoulli",
+                "expected 'always' or 'trace': Bernoulli availability is drawn per round",
+            ),
+            (
+                ("control",),
+                self.control.kind != "static",
+                "expected the static policy: decisions at each device's dispatch are not built",
+            ),
+        ]
+        for path, broken, message in rules:
+            if broken:
+                raise _FieldError(path, f"{message} (aggregation.asynchronous is set)")
         return self
 
     @model_validator(mode="after")

@@ -53,11 +53,15 @@ class RoundResult:
     aggregate: bool
     uploads: dict[int, Any] = field(default_factory=dict)
     failures: dict[int, Failure] = field(default_factory=dict)
+    #: asynchronous: the staleness of each update the average used (synchronous: 0 each),
+    #: and the updates dropped as too stale
+    staleness: list[int] = field(default_factory=list)
+    stale_dropped: int = 0
 
     @property
     def dropped(self) -> int:
-        """Participants cut off (deadline or failure)."""
-        return len(self.failures)
+        """Participants cut off (deadline or failure) and updates dropped as too stale."""
+        return len(self.failures) + self.stale_dropped
 
 
 class Scheme(ABC):

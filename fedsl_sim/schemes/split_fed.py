@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -189,6 +189,10 @@ class SplitFed(Scheme):
         self._stale: set[int] = set()  # devices that missed the last average
         self.last_aggregated: list[int] = []  # devices in the last FedAvg
         self._served: set[int] = set()  # devices the server stepped for since the last average
+        #: averages formed so far, and per device the count when it received the average it
+        #: holds (0: the initial model): the staleness of its next update is the difference
+        self.averages_formed = 0
+        self._base: dict[int, int] = {}
         #: the knobs a control policy sets per device and round
         self.device_knobs = DeviceKnobs(self, tuple(cfg.split_choices))
 
@@ -239,6 +243,11 @@ class SplitFed(Scheme):
     # ------------------------------------------------------------------ round hooks
     def configure(self, r: int) -> None:
         self._aggregated_this_round = self._servers_averaged_this_round = False
+        self.schedule_masks(r)
+
+    def schedule_masks(self, r: int) -> None:
+        """Round (or, asynchronously, average) ``r`` starts: on the pruning schedule's update
+        rounds every device recomputes its mask when it next trains."""
         if self.pruners is not None and self.schedule.is_update_round(r):
             # each device recomputes its mask when it next trains, from the weights it will
             # train (after fetching a missed average), at the rate of this update round (or
@@ -493,10 +502,40 @@ class SplitFed(Scheme):
                 weights.append(w)
         return states, weights
 
-    def _aggregate(self, r: int, devices: list[int], received: dict[int, Any]) -> Process:
+    def mark_stale(self, k: int) -> None:
+        """Device k must fetch the latest average before it next trains."""
+        self._stale.add(k)
+
+    def unmark_stale(self, k: int) -> None:
+        """Device k is sent the average about to be formed."""
+        self._stale.discard(k)
+
+    def aggregate_async(
+        self,
+        r: int,
+        devices: list[int],
+        received: dict[int, Any],
+        combine: Callable[[list[int], list[Any]], dict[str, Tensor]],
+    ) -> Process:
+        """The asynchronous server's average of ``received`` (``combine``: its update rule),
+        timed like FedAvg and sent to ``devices`` (see :mod:`fedsl_sim.async_driver`)."""
+        yield from self._aggregate(r, devices, received, combine)
+
+    def base_version(self, k: int) -> int:
+        """How many averages had been formed when device k received the model it holds."""
+        return self._base.get(k, 0)
+
+    def _aggregate(
+        self,
+        r: int,
+        devices: list[int],
+        received: dict[int, Any],
+        combine: Callable[[list[int], list[Any]], dict[str, Tensor]] | None = None,
+    ) -> Process:
         """FedAvg of the uploads that arrived (``received``), layer by layer over the copies
-        that trained each layer; the average goes back to this round's devices (the others
-        fetch it when they next take part)."""
+        that trained each layer (or ``combine(arrived, uploads)``: the asynchronous server's
+        update); the average goes back to this round's devices (the others fetch it when
+        they next take part)."""
         arrived = sorted(received)
         if not arrived:
             return  # every upload was lost: no new average, devices keep their models
@@ -514,7 +553,11 @@ class SplitFed(Scheme):
             None,
             r,
             flops,
-            lambda: fedavg(uploads + extra, weights + extra_w),
+            lambda: (
+                fedavg(uploads + extra, weights + extra_w)
+                if combine is None
+                else combine(arrived, uploads)
+            ),
             kind=AGGREGATION,
         )
         _load_part(self.global_model, averaged)
@@ -522,6 +565,7 @@ class SplitFed(Scheme):
             self.servers.hold_all(self._server_snapshot())
         self._served = set()
         self._average = self._snapshot()
+        self.averages_formed += 1
         self._aggregated_this_round = True
         env = self.world.env
         here = [k for k in devices if k not in self._stale]
@@ -612,6 +656,7 @@ class SplitFed(Scheme):
             # computed from the average itself, so weights other devices kept can come back
             masks = self.pruners[k].masks
         self.clients.hold(k, self._average, masks)
+        self._base[k] = self.averages_formed
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self) -> tuple[float, float]:

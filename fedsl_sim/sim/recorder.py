@@ -73,6 +73,8 @@ ROUND_COLUMNS = (
     "energy_j",
     "participants",
     "dropped",
+    "staleness_mean",
+    "staleness_max",
 )
 
 
@@ -113,6 +115,9 @@ class RoundRow:
     energy_j: float
     participants: int
     dropped: int
+    #: staleness of the updates the round's average used (mean, max); None: no average
+    staleness_mean: float | None = None
+    staleness_max: int | None = None
 
     def row(self) -> tuple[object, ...]:
         return tuple(getattr(self, c) for c in ROUND_COLUMNS)
@@ -185,9 +190,11 @@ class Recorder:
         test: tuple[float, float] | None,
         participants: int,
         dropped: int,
+        staleness: list[int] | None = None,
     ) -> RoundRow:
         """Close round ``r``; ``dropped`` counts the scheme's own drops, to which the messages
-        lost to outage in the round are added."""
+        lost to outage in the round are added; ``staleness``: of each update the round's
+        average used (None: no average; synchronous updates: 0)."""
         t = self._tally
         row = RoundRow(
             round=r,
@@ -200,6 +207,8 @@ class Recorder:
             energy_j=t.energy_j,
             participants=participants,
             dropped=dropped + t.lost_messages,
+            staleness_mean=float(np.mean(staleness)) if staleness else None,
+            staleness_max=max(staleness) if staleness else None,
         )
         self.rounds.append(row)
         self._tally = _RoundTally()

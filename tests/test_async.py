@@ -1,0 +1,202 @@
+"""Asynchronous split training (FedBuff-style): with a buffer of every device, no discount and
+equal devices it is synchronous training, event for event; with slow devices the server
+averages without them and their stale updates are discounted, or dropped and counted; the
+run always ends; what it cannot do is refused as input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from simtools import make_scenario
+
+from fedsl_sim.async_driver import _Update, staleness_discount
+from fedsl_sim.engine import Simulation, run
+from fedsl_sim.scenario import ScenarioError
+
+# four devices at the same distance: equal links, equal speeds
+RING = [[100 * math.cos(a), 100 * math.sin(a)] for a in (0.0, 1.5, 3.0, 4.5)]
+EQUAL = dict(
+    devices__count=4,
+    devices__placement={"kind": "fixed", "positions_m": RING},
+    stop__max_rounds=4,
+    learning__aggregation_interval=1,
+    learning__local_steps=2,
+)
+# compute speeds spread 10x
+SPREAD = dict(EQUAL, devices__compute={"cpu_hz": [1e9, 1e9, 1e8, 1e8]}, stop__max_rounds=8)
+
+
+def asynchronous(**cfg):
+    return {"aggregation__asynchronous": {"max_round_s": 1e6, **cfg}}
+
+
+def _run(sc):
+    sim = Simulation.build(sc)
+    sim.run_rounds()
+    return sim
+
+
+@pytest.mark.parametrize("scheme", ["fedsl", "lightweight_fedsl", "sfl_v2"])
+def test_a_buffer_of_every_device_is_synchronous_training(scheme):
+    sync = _run(make_scenario(**EQUAL, scheme=scheme))
+    asyn = _run(make_scenario(**EQUAL, scheme=scheme, **asynchronous(buffer_size=4)))
+    rec_s, rec_a = sync.world.recorder, asyn.world.recorder
+    assert [r.row() for r in rec_a.rounds] == [r.row() for r in rec_s.rounds]
+    assert [e.row() for e in rec_a.events] == [e.row() for e in rec_s.events]
+    for key, value in sync.scheme.global_model.state_dict().items():
+        assert torch.equal(asyn.scheme.global_model.state_dict()[key], value)
+    assert {(r.staleness_mean, r.staleness_max) for r in rec_a.rounds} == {(0.0, 0)}
+
+
+def test_slow_devices_do_not_hold_the_server_back_and_their_updates_are_stale():
+    sync = _run(make_scenario(**SPREAD, scheme="fedsl"))
+    asyn = _run(make_scenario(**SPREAD, scheme="fedsl", **asynchronous(buffer_size=2)))
+    rounds = asyn.world.recorder.rounds
+    assert len(rounds) == 8 and all(r.participants == 2 for r in rounds)
+    # the fast pair averages without waiting: 8 averages take less time than 8 sync rounds
+    assert rounds[-1].sim_time_s < sync.world.recorder.rounds[-1].sim_time_s / 2
+    # the slow devices' updates arrive after averages they did not train from
+    assert max(r.staleness_max for r in rounds) >= 2
+    assert any(r.staleness_mean > 0 for r in rounds)
+    used = [k for r in range(8) for k in _participants(asyn, r)]
+    assert used.count(0) > used.count(2) >= 1
+
+
+def _participants(sim, r):
+    return sorted(
+        {e.device for e in sim.world.recorder.events if e.round == r and e.kind == "model_upload"}
+    )
+
+
+def test_updates_staler_than_the_bound_are_dropped_and_counted():
+    asyn = _run(
+        make_scenario(**SPREAD, scheme="fedsl", **asynchronous(buffer_size=2, max_staleness=0))
+    )
+    rounds = asyn.world.recorder.rounds
+    assert all(r.staleness_max == 0 for r in rounds if r.participants)
+    assert sum(r.dropped for r in rounds) >= 1  # the slow devices' late updates
+
+
+@pytest.mark.parametrize(
+    "kind, params, expected",
+    [
+        ("constant", {}, [1.0, 1.0, 1.0]),
+        ("polynomial", {"exponent": 0.5}, [1.0, 2**-0.5, 5**-0.5]),
+        ("hinge", {"a": 10.0, "b": 1}, [1.0, 1.0, 1.0 / 31.0]),
+    ],
+)
+def test_staleness_discounts(kind, params, expected):
+    d = staleness_discount(kind, **params)
+    assert [d(s) for s in (0, 1, 4)] == pytest.approx(expected, rel=1e-15)
+
+
+def test_the_server_update_is_the_discounted_weighted_sum_of_the_deltas():
+    sc = make_scenario(
+        **SPREAD,
+        scheme="fedsl",
+        **asynchronous(buffer_size=2, staleness={"kind": "polynomial"}, server_lr=0.5),
+    )
+    sim = Simulation.build(sc)
+    driver, scheme = sim.driver, sim.scheme
+    latest = scheme.last_average
+    old = {k: v + 1.0 for k, v in latest.items()}
+    driver._bases = {0: old, 2: latest}
+    ups = [{k: v + 3.0 for k, v in latest.items()}, {k: v - 2.0 for k, v in latest.items()}]
+    used = [_Update(0, ups[0], base=2), _Update(3, ups[1], base=0)]
+    combine = driver._combine(used, formed=2)
+    out = combine([0, 3], ups)
+    n0, n3 = (float(sim.data.sizes[k]) for k in (0, 3))
+    w0, w3 = 0.5 * n0 / (n0 + n3), 0.5 * n3 / (n0 + n3) * 3**-0.5
+    for key, x in latest.items():
+        # device 0 fresh: +3 over latest; device 3 two averages stale: -2 over latest, -3 over
+        # its base
+        torch.testing.assert_close(out[key], x + w0 * 3.0 + w3 * (-3.0), rtol=1e-6, atol=1e-6)
+
+
+def test_a_device_down_for_a_while_loses_its_work_and_one_down_for_good_is_left_out(tmp_path):
+    path = tmp_path / "down.csv"  # device 3: down for the whole run
+    path.write_text("device,t_down_s,t_up_s\n0,0.05,0.4\n3,0.0,1e9\n")
+    trace = {"kind": "trace", "path": str(path)}
+    asyn = _run(
+        make_scenario(
+            **EQUAL,
+            scheme="fedsl",
+            rounds__availability=trace,
+            **asynchronous(buffer_size=4),
+        )
+    )
+    rounds = asyn.world.recorder.rounds
+    assert len(rounds) == 4
+    assert rounds[0].dropped >= 1  # device 0 went down while training
+    # device 3 never trains: averages use every live device's update
+    assert all(r.participants == 3 for r in rounds)
+    assert not [e for e in asyn.world.recorder.events if e.device == 3]
+
+
+def test_a_buffer_that_cannot_fill_is_bounded_by_max_round_s():
+    # device 3 is out of reach (every message lost): the buffer of 4 never fills
+    far = [*RING[:3], [1.0e5, 0.0]]
+    sc = make_scenario(
+        **{**EQUAL, "devices__placement": {"kind": "fixed", "positions_m": far}},
+        scheme="fedsl",
+        network__outage={"snr_threshold_db": 0.0, "policy": "drop"},
+        aggregation__asynchronous={"buffer_size": 4, "max_round_s": 5.0},
+    )
+    asyn = _run(sc)
+    rounds = asyn.world.recorder.rounds
+    assert len(rounds) == 4
+    assert all(r.participants == 3 for r in rounds)
+    starts = [0.0] + [r.sim_time_s for r in rounds]
+    assert all(b - a <= 5.0 + 1.0 for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_checkpoints_are_refused_for_asynchronous_runs(tmp_path):
+    sc = make_scenario(**EQUAL, scheme="fedsl", **asynchronous(buffer_size=2))
+    with pytest.raises(ScenarioError, match="checkpoints are not supported") as info:
+        run(sc, tmp_path / "run", plots=False, checkpoint_every=1)
+    assert info.value.path == "aggregation.asynchronous"
+    assert not (tmp_path / "run").exists()
+    done = run(sc, tmp_path / "plain", plots=False)
+    assert done.summary["rounds_completed"] == 4
+
+
+@pytest.mark.parametrize(
+    "overrides, path",
+    [
+        (dict(scheme="sfl_v1"), "aggregation.asynchronous"),
+        (dict(scheme="fl"), "aggregation.asynchronous"),
+        (dict(scheme="sl"), "aggregation.asynchronous"),
+        (dict(learning__split_layer=[1, 2, 2, 2]), "learning.split_layer"),
+    ],
+)
+def test_what_asynchronous_training_cannot_do_is_refused(overrides, path):
+    from fedsl_sim.build import check_scenario
+
+    sc = make_scenario(**{**EQUAL, "scheme": "fedsl", **overrides}, **asynchronous(buffer_size=2))
+    with pytest.raises(ScenarioError) as info:
+        check_scenario(sc)
+    assert info.value.path == path
+
+
+@pytest.mark.parametrize(
+    "overrides, path",
+    [
+        (asynchronous(buffer_size=5), "aggregation.asynchronous.buffer_size"),
+        ({"aggregation__asynchronous": {"buffer_size": 2}}, "aggregation.asynchronous.max_round_s"),
+        ({**asynchronous(buffer_size=2), "rounds__deadline_s": 1.0}, "rounds.deadline_s"),
+        (
+            {**asynchronous(buffer_size=2), "rounds__availability": {"kind": "bernoulli"}},
+            "rounds.availability",
+        ),
+        (
+            {**asynchronous(buffer_size=2), "rounds__participation": {"kind": "random"}},
+            "rounds.participation",
+        ),
+    ],
+)
+def test_asynchronous_scenario_rules(overrides, path):
+    with pytest.raises(ScenarioError) as info:
+        make_scenario(**EQUAL, **overrides)
+    assert info.value.path == path
