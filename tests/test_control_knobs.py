@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pytest
+import torch
 from simtools import make_scenario
 
 from fedsl_sim.control import POLICIES, DecisionError, Decisions, Observation, Policy
@@ -392,3 +394,150 @@ def test_deadline_aware_meets_the_deadline_with_least_compression_and_lowest_clo
     for e in sim.world.recorder.events:
         if e.device is not None and e.kind != "model_download":
             assert e.t_end_s <= starts[e.round] + deadline + 1e-9
+
+
+def test_sfl_v1_server_copies_continue_from_the_whole_average(everyone):
+    # a device may move to split 1: the server-side copies hold layer 1 as well, and after an
+    # average where every device was at 2 they hold its averaged value
+    with POLICIES.registered("everyone_split", Everyone, EveryoneSplitParams):
+        sim = Simulation.build(
+            make_scenario(
+                **FOUR, scheme="sfl_v1", control={"kind": "everyone_split", "split_layers": [1, 2]}
+            )
+        )
+        sim.run_round(0)
+        sim.run_round(1)
+    average = sim.scheme.last_average
+    layer_1 = [key for key in average if key.startswith("1.")]
+    assert layer_1
+    for k in range(4):
+        for key in layer_1:
+            assert torch.equal(sim.scheme.servers.state(k)[key], average[key])
+
+
+@pytest.mark.parametrize("scheme", ["fl", "lightweight_fedsl"])
+def test_the_predictor_prunes_hypothetically_in_a_scenario_that_does_not(scheme):
+    # at decision time, for one device alone on a static channel: the prediction at rate 0.9
+    # is the simulated round of the scenario pruning at 0.9 (the mask its pruner will compute)
+    predicted = []
+
+    class Probe(Everyone):
+        def decide(self, obs):
+            predicted.append((obs.predict(0), obs.predict(0, pruning_rate=0.9)))
+            return Decisions()
+
+    with POLICIES.registered("probe", Probe, ProbeParams):
+        sim = Simulation.build(make_scenario(scheme=scheme, control={"kind": "probe"}))
+        sim.run_round(0)
+    dense, pruned = predicted[0]
+    assert pruned.compute_s < 0.5 * dense.compute_s and pruned.uplink_s < dense.uplink_s
+    real = Simulation.build(make_scenario(scheme=scheme, compression__pruning={"rate": 0.9}))
+    real.run_round(0)
+    assert pruned.total_s == pytest.approx(real.world.env.now, rel=1e-12)
+    assert dense.total_s == pytest.approx(sim.world.env.now, rel=1e-12)
+
+
+class ProbeParams(_Model):
+    kind: Literal["probe"]
+
+
+def test_deadline_aware_prunes_a_device_that_fits_only_pruned():
+    probe = Simulation.build(make_scenario(scheme="fl"))
+    probe.run_round(0)
+    deadline = 0.7 * probe.world.env.now
+    sc = make_scenario(
+        scheme="fl",
+        control={
+            "kind": "deadline_aware",
+            "deadline_s": deadline,
+            "levels": [{}, {"pruning_rate": 0.9}],
+        },
+    )
+    sim = Simulation.build(sc)
+    sim.run_round(0)
+    (row,) = sim.driver.controller.rows()
+    assert row[2] == 1 and row[7] == 0.9
+    assert sim.world.env.now <= deadline * (1 + 1e-9)
+
+
+@pytest.mark.parametrize(
+    "decisions, field, match",
+    [
+        (Decisions(quant_bits={0: 10**400}), "quant_bits", "expected a number"),
+        (Decisions(cpu_hz={0: 10**400}), "cpu_hz", "expected a number"),
+        (Decisions(dropout_rate=np.array([0.1, 0.1])), "dropout_rate", "mapping"),
+        (Decisions(quant_bits=np.array([8, 8])), "quant_bits", "mapping"),
+    ],
+)
+def test_odd_values_are_decision_errors(everyone, decisions, field, match):
+    everyone.rounds = {0: decisions}
+    sc = make_scenario(**FOUR, scheme="lightweight_fedsl", control={"kind": "everyone"})
+    with pytest.raises(DecisionError, match=match) as info:
+        _run(sc)
+    assert info.value.path == field
+
+
+def test_a_policy_predicting_impossible_knobs_is_a_decision_error(everyone):
+    class Odd(Everyone):
+        def decide(self, obs):
+            obs.predict(0, split_layer=99)
+            return Decisions()
+
+    with POLICIES.registered("odd", Odd, OddParams):
+        sc = make_scenario(**FOUR, scheme="lightweight_fedsl", control={"kind": "odd"})
+        with pytest.raises(DecisionError, match="split_layer: expected one of") as info:
+            _run(sc)
+    assert info.value.path == "predict"
+
+
+class OddParams(_Model):
+    kind: Literal["odd"]
+
+
+def test_bits_a_policy_sets_take_the_scenarios_scale(everyone):
+    # the scenario quantizes only model uploads, on the norm scale (sign bit: >= 2 bits)
+    sc = make_scenario(
+        **FOUR,
+        scheme="lightweight_fedsl",
+        compression__quantization={"bits": 8, "scale": "norm", "targets": ["model_upload"]},
+        control={"kind": "everyone"},
+    )
+    everyone.rounds = {0: Decisions(quant_bits={0: 1})}
+    with pytest.raises(DecisionError, match=r"\[2, 32\]"):
+        _run(sc)
+    everyone.rounds = {0: Decisions(quant_bits={0: 4})}
+    sim = _run(sc)
+    act, grad = sim.scheme.device_knobs.codecs(0, 4)
+    assert act.inner.quantizer.scale == "norm" and grad.inner.quantizer.scale == "norm"
+
+
+@pytest.mark.parametrize(
+    "overrides, path",
+    [
+        (
+            dict(
+                scheme="sl",
+                control={"kind": "deadline_aware", "deadline_s": 1.0},
+            ),
+            "control.deadline_s",
+        ),
+        (
+            # unset fields are the scenario's: level 1 sends 32 bits, more than level 0's 4
+            dict(
+                scheme="lightweight_fedsl",
+                control={
+                    "kind": "deadline_aware",
+                    "deadline_s": 1.0,
+                    "levels": [{"quant_bits": 4}, {"dropout_rate": 0.5}],
+                },
+            ),
+            "control.levels.1.quant_bits",
+        ),
+    ],
+)
+def test_deadline_aware_settings_the_scheme_cannot_honour(overrides, path):
+    from fedsl_sim.build import check_scenario
+
+    with pytest.raises(ScenarioError) as info:
+        check_scenario(make_scenario(**overrides))
+    assert info.value.path == path

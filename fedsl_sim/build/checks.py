@@ -140,6 +140,37 @@ def _asynchronous_violations(scenario: Scenario, shape: SchemeShape) -> list[tup
     return []
 
 
+def _levels_order(scenario: Scenario) -> list[tuple[str, str]]:
+    """deadline_aware's levels, least compressed first, with their unset fields at the
+    scenario's values: no fewer pruned weights, no more bits, no less dropout than the level
+    before."""
+    comp = scenario.compression
+    q = comp.quantization
+    scenario_bits = q.bits if "activations" in q.targets else 32
+    effective = [
+        (
+            comp.pruning.rate if lv.pruning_rate is None else lv.pruning_rate,
+            scenario_bits if lv.quant_bits is None else lv.quant_bits,
+            comp.dropout.rate if lv.dropout_rate is None else lv.dropout_rate,
+        )
+        for lv in getattr(scenario.control, "levels", None) or ()
+    ]
+    names = ("pruning_rate", "quant_bits", "dropout_rate")
+    for i in range(1, len(effective)):
+        before, now = effective[i - 1], effective[i]
+        for j, name in enumerate(names):
+            less = now[j] > before[j] if name == "quant_bits" else now[j] < before[j]
+            if less:
+                return [
+                    (
+                        f"control.levels.{i}.{name}",
+                        f"expected levels least compressed first: {name} {now[j]} (unset: "
+                        f"the scenario's) is less compressed than level {i - 1}'s {before[j]}",
+                    )
+                ]
+    return []
+
+
 def _control_violations(scenario: Scenario, shape: SchemeShape) -> list[tuple[str, str]]:
     """What the control policy's settings ask of the scheme: split layers to choose from
     need a split scheme with parallel devices, compression levels a scheme that compresses
@@ -156,6 +187,15 @@ def _control_violations(scenario: Scenario, shape: SchemeShape) -> list[tuple[st
             )
         )
     scale = scenario.compression.quantization.scale
+    if getattr(control, "deadline_s", None) is not None and shape.sequential:
+        out.append(
+            (
+                "control.deadline_s",
+                f"expected a scheme with parallel devices for a deadline policy ({name!r} "
+                "trains its devices in turn)",
+            )
+        )
+    out += _levels_order(scenario)
     for i, level in enumerate(getattr(control, "levels", None) or ()):
         where = f"control.levels.{i}"
         set_fields = [

@@ -105,6 +105,7 @@ def scheme_settings(scenario: Scenario) -> SchemeSettings:
             pruning_scope=pr.scope,
             sparse_compute=pr.sparse_compute,
             schedule=schedule,
+            quantization_scale=comp.quantization.scale,
         ),
     )
 

@@ -29,6 +29,7 @@ from fedsl_sim.control.knobs import (
     MAX_DROPOUT_RATE,
     MAX_PRUNING_RATE,
     Knobs,
+    PredictionError,
     Tunable,
     Tuning,
 )
@@ -283,6 +284,7 @@ class Observation:
             pruning_rate=pruning_rate,
             quant_bits=quant_bits,
             dropout_rate=dropout_rate,
+            r=self.round,
         )
 
     def predict(
@@ -376,7 +378,10 @@ class Controller:
             self.scheme,
             self.deadline_s,
         )
-        decided = self.policy.decide(obs)
+        try:
+            decided = self.policy.decide(obs)
+        except PredictionError as exc:
+            raise self._error(r, None, "predict", str(exc)) from None
         if not isinstance(decided, Decisions):
             raise self._error(r, None, "decisions", f"expected Decisions, got {decided!r}")
         take = self._take_part(r, candidates, decided.take_part)
@@ -497,7 +502,9 @@ class Controller:
             values = getattr(decided, name)
             if values is None:
                 continue
-            if values and not allowed[name]:
+            if not allowed[name] and isinstance(values, Mapping):
+                if not values:
+                    continue
                 raise self._error(r, None, name, f"cannot be decided: {why[name]}")
             checked = self._values(r, values, name, lows[name], np.full(n, highs[name]), offered)
             if name in ("split_layer", "quant_bits"):
@@ -571,7 +578,10 @@ class Controller:
             lo = float(np.broadcast_to(low, maximum.shape)[k])
             top = float(maximum[k])
             real = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-            x = float(v) if real else math.nan
+            try:
+                x = float(v) if real else math.nan
+            except OverflowError:  # an integer beyond any float
+                x = math.nan
             if not (math.isfinite(x) and lo <= x <= top * (1 + 1e-12) + 1e-12):
                 raise self._error(
                     r, int(k), field, f"expected a number in [{lo:g}, {top:g}], got {v!r}"

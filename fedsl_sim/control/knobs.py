@@ -60,6 +60,11 @@ class Knobs:
     dropout_rate: float = 0.0
 
 
+class PredictionError(ValueError):
+    """A prediction asked for knobs the scheme cannot take (the controller reports it as
+    the policy's error)."""
+
+
 #: the knobs' names, as decisions' fields and decisions.csv columns
 KNOB_FIELDS = ("split_layer", "pruning_rate", "quant_bits", "dropout_rate")
 
@@ -93,8 +98,10 @@ class Tunable(Protocol):
         pruning_rate: float | None = None,
         quant_bits: int | None = None,
         dropout_rate: float | None = None,
+        r: int | None = None,
     ) -> Workload:
-        """Device k's round with these knobs (None: as the device would run undecided)."""
+        """Device k's round ``r`` with these knobs (None: as the device would run
+        undecided)."""
         ...
 
     def tune(self, r: int, decided: Mapping[str, Mapping[int, float]]) -> None:

@@ -42,6 +42,9 @@ class CompressionSettings:
     sparse_compute: bool = True
     #: when the pruning masks are recomputed, at what rate
     schedule: PruningSchedule = field(default_factory=lambda: PruningSchedule("fixed", 0.0))
+    #: the quantizer scale (``range`` or ``norm``) of a message a control policy quantizes
+    #: that the scenario sends dense
+    quantization_scale: str = "range"
 
 
 @dataclass(frozen=True)

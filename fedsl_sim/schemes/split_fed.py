@@ -561,7 +561,10 @@ class SplitFed(Scheme):
             kind=AGGREGATION,
         )
         _load_part(self.global_model, averaged)
-        if self.servers is not None and extra:  # the copies continue from the average
+        if self.servers is not None and (extra or self.layer_range[0] < max(self.splits)):
+            # the server-side copies hold layers the devices hold too (per-device split
+            # layers, or layers a device may move to the server): they continue from the
+            # average of both sides
             self.servers.hold_all(self._server_snapshot())
         self._served = set()
         self._average = self._snapshot()

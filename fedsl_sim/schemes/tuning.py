@@ -25,17 +25,35 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
+from torch import Tensor
 
-from fedsl_sim.compression import ActivationDropout
+from fedsl_sim.compression import ActivationDropout, model_payload_bits
 from fedsl_sim.compression.codec import Codec, Float32, Quantize, Stage
-from fedsl_sim.compression.pruning import prunable_parameters
+from fedsl_sim.compression.pruning import MagnitudePruning, prunable_parameters
 from fedsl_sim.compression.quantization import StochasticQuantizer
-from fedsl_sim.control.knobs import FULL_BITS, Knobs, Tuning
+from fedsl_sim.control.knobs import (
+    FULL_BITS,
+    MAX_DROPOUT_RATE,
+    MAX_PRUNING_RATE,
+    Knobs,
+    PredictionError,
+    Tuning,
+)
 from fedsl_sim.control.predict import Workload
 from fedsl_sim.learning.flops import backward_flops, forward_flops
 
 if TYPE_CHECKING:
     from fedsl_sim.schemes.split_fed import SplitFed
+
+
+def _real(x: object) -> bool:
+    """A finite real number (not a bool)."""
+    if isinstance(x, bool) or not isinstance(x, int | float | np.integer | np.floating):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:
+        return False
 
 
 def _terminal(codec: Codec) -> Codec:
@@ -75,8 +93,8 @@ class DeviceKnobs:
         codecs = scheme.codecs
         ends = [_terminal(codecs.activations), _terminal(codecs.gradient)]
         scales = [c.quantizer.scale for c in ends if isinstance(c, Quantize)]
-        #: the scale a dense stage gets when a policy quantizes it
-        self.scale = scales[0] if scales else "range"
+        #: the scale a dense stage gets when a policy quantizes it: the scenario's
+        self.scale = scheme.settings.compression.quantization_scale
         first = ends[0]
         self.scenario_bits = first.quantizer.bits if isinstance(first, Quantize) else FULL_BITS
         self.min_bits = 2 if "norm" in scales or self.scale == "norm" else 1
@@ -222,28 +240,31 @@ class DeviceKnobs:
         pruning_rate: float | None = None,
         quant_bits: int | None = None,
         dropout_rate: float | None = None,
+        r: int | None = None,
     ) -> Workload:
-        """Device k's round with these knobs (None: its values undecided this round): a
-        catch-up download when it is stale, its steps' FLOPs and expected message bits, its
-        model upload and the average back. With its current split layer and pruning rate the
-        FLOPs and upload count its mask; otherwise a uniform density of 1 - rate on every
-        prunable layer (an estimate for the global scope)."""
+        """Device k's round ``r`` (default: the last tuned) with these knobs (None: its values
+        undecided this round): a catch-up download when it is stale, its steps' FLOPs and
+        expected message bits, its model upload and the average back. With its current split
+        layer and pruning rate the FLOPs and upload count its mask; otherwise the mask its
+        pruner would compute at that rate from the weights it will train (:meth:`_masks`).
+        Knobs the scheme cannot take are a :class:`PredictionError`."""
         sch = self._scheme
-        default = self.default_knobs(k, self._round)
-        s = default.split_layer if split_layer is None else split_layer
-        rate = default.pruning_rate if pruning_rate is None else pruning_rate
-        own_mask = s == sch.splits[k] and (
-            rate == self.knobs(k).pruning_rate or sch.pruners is None
-        )
+        default = self.default_knobs(k, self._round if r is None else r)
+        self._check(k, split_layer, pruning_rate, quant_bits, dropout_rate)
+        s = default.split_layer if split_layer is None else int(split_layer)
+        rate = default.pruning_rate if pruning_rate is None else float(pruning_rate)
+        own_mask = s == sch.splits[k] and rate == self.knobs(k).pruning_rate
         b = sch.data.batch_size_of(k)
         act, n_params, sizes = self._part(s)
-        if own_mask:
+        masks = None if own_mask else self._masks(k, s, rate)
+        if masks is None:
             fwd, bwd = sch.client_flops(k)
         else:
             costs = sch.layer_costs[:s]
             dens = None
-            if sch.sparse_compute and rate > 0:
-                dens = [1.0 - rate if c.prunable else 1.0 for c in costs]
+            if sch.sparse_compute:
+                it = iter([int(m.sum()) / m.numel() if m.numel() else 1.0 for m in masks])
+                dens = [next(it) if c.prunable else 1.0 for c in costs]
             fwd, bwd = forward_flops(costs, dens), backward_flops(costs, dens)
         up = down = 0.0
         if sch.shape.split:
@@ -260,8 +281,14 @@ class DeviceKnobs:
         download = sch._payload_bits(0, s) if k in sch._stale else 0
         upload = agg = 0.0
         if aggregate:
-            upload = self._upload_bits(k, s, rate, own_mask, sizes)
-            download += sch._payload_bits(0, s)
+            upload = self._upload_bits(k, s, masks, sizes)
+            # the average back: with the masks it would train with, the average has zeros
+            # where they prune (exactly when every device starts from one average at one rate)
+            download += (
+                sch._payload_bits(0, s)
+                if masks is None
+                else model_payload_bits(sch.global_model[:s], masks, 32)
+            )
             agg = 2.0 * n_params
         return Workload(
             steps=sch.local_steps,
@@ -274,21 +301,73 @@ class DeviceKnobs:
             aggregation_flops=agg,
         )
 
+    def _check(
+        self,
+        k: int,
+        split_layer: int | None,
+        pruning_rate: float | None,
+        quant_bits: int | None,
+        dropout_rate: float | None,
+    ) -> None:
+        """Hypothetical knobs a prediction may take: those a decision may set (and the
+        device's own split layer)."""
+        tuning = self.tuning()
+        layers = set(tuning.split_layers) | {self._scheme.splits[k]}
+        checks = [
+            ("split_layer", split_layer, split_layer in layers, f"one of {sorted(layers)}"),
+            (
+                "pruning_rate",
+                pruning_rate,
+                _real(pruning_rate) and 0.0 <= pruning_rate <= MAX_PRUNING_RATE,  # type: ignore[operator]
+                f"a rate in [0, {MAX_PRUNING_RATE}]",
+            ),
+            (
+                "quant_bits",
+                quant_bits,
+                _real(quant_bits)
+                and quant_bits == int(quant_bits)  # type: ignore[arg-type]
+                and tuning.min_bits <= quant_bits <= FULL_BITS,
+                f"an integer in [{tuning.min_bits}, {FULL_BITS}]",
+            ),
+            (
+                "dropout_rate",
+                dropout_rate,
+                _real(dropout_rate) and 0.0 <= dropout_rate <= MAX_DROPOUT_RATE,  # type: ignore[operator]
+                f"a rate in [0, {MAX_DROPOUT_RATE}]",
+            ),
+        ]
+        for name, value, ok, expected in checks:
+            if value is not None and not ok:
+                raise PredictionError(f"device {k}: {name}: expected {expected}, got {value!r}")
+        if (pruning_rate is not None and pruning_rate > 0 and not tuning.pruning) or (
+            (quant_bits is not None or dropout_rate is not None) and not tuning.split_compression
+        ):
+            raise PredictionError(f"device {k}: the scheme does not take these knobs")
+
+    def _masks(self, k: int, s: int, rate: float) -> list[Tensor]:
+        """The masks device k would get at ``rate`` split at ``s``: computed, as its pruner
+        will when it next trains, from the weights it will train — its own copy's, or the
+        last average when it fetches that first or changes its split layer."""
+        sch = self._scheme
+        names = [name for name, _ in prunable_parameters(sch.global_model[:s])]
+        own = s == sch.splits[k] and k not in sch.stale
+        state = sch.clients.state(k) if own else sch.last_average
+        method = MagnitudePruning(scope=sch.settings.compression.pruning_scope)
+        return method.compute_mask([state[name] for name in names], rate)
+
     def _upload_bits(
-        self, k: int, s: int, rate: float, own_mask: bool, sizes: Mapping[str, int]
+        self, k: int, s: int, masks: list[Tensor] | None, sizes: Mapping[str, int]
     ) -> float:
         """Bits of device k's model upload split at ``s``: each floating tensor through the
-        ``model_upload`` pipeline, pruned entries left out (its mask, or 1 - rate of each
-        prunable weight)."""
+        ``model_upload`` pipeline, pruned entries left out (``masks``, or its own)."""
         sch = self._scheme
         part = sch.global_model[:s]
         names = [name for name, _ in prunable_parameters(part)]
         kept: dict[str, int] = {}
-        masks = sch.pruners[k].masks if (own_mask and sch.pruners is not None) else None
+        if masks is None and sch.pruners is not None:
+            masks = sch.pruners[k].masks
         if masks is not None:
             kept = {name: int(m.sum()) for name, m in zip(names, masks, strict=True)}
-        elif not own_mask and rate > 0:
-            kept = {name: round((1.0 - rate) * sizes[name]) for name in names}
         codec = sch.codecs.model_upload
         return float(
             sum(
