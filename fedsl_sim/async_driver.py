@@ -2,25 +2,29 @@
 
 Each device is a loop (a SimPy process): when the client-side average it holds is not the
 latest (it is *stale*) it fetches the latest (a unicast), trains ``aggregation_interval`` x
-``local_steps`` split steps — each against the one shared server-side model, as in FedSL —
-and uploads its client-side model. The update joins the server's buffer and the device waits
-until the server has used it (a device has one update outstanding at most). The server forms
-a new average when the buffer holds ``buffer_size`` updates, or every live device's update, or
-``max_round_s`` after the previous average (with what has arrived; nothing: an empty round):
+``local_steps`` split steps on from it — each against the one shared server-side model, as in
+FedSL; an average formed meanwhile does not interrupt it — and uploads its client-side model,
+coded against the average it trained from. The update joins the server's buffer and the
+device waits until the server has used it (a device has one update outstanding at most). The
+server averages the buffer's first ``buffer_size`` updates as soon as it holds them, or holds
+one from every device that can send one now (not down, not sitting out after a lost message),
+or ``max_round_s`` after the previous average (with what has arrived; nothing: an empty
+round):
 
     x_new = x + server_lr * sum_i (n_i / N) * d(s_i) * (x_i - b_i)
 
 with x the latest average, x_i device i's upload, b_i the average it trained from, n_i its
-data size (N their sum over the buffer), s_i its staleness — averages formed since b_i — and
-d the staleness discount (constant 1, polynomial ``(1 + s)^-a``, or hinge). An update staler
-than ``max_staleness`` is dropped and counted. With every update fresh, no discount and a
-server step of 1 this is FedAvg of the uploads, computed as FedAvg. The new average goes to
-the buffer's devices (a broadcast, as a synchronous average) and they train on; every other
-device is stale and fetches it when it next starts. A "round" is one average: the engine
-evaluates and records a row after each (``staleness_mean``, ``staleness_max`` of the updates
-it used). Trace availability applies (a device that goes down loses its work in flight and
-resumes when it is back); deadlines, participation rules and per-round availability draws do
-not (the scenario refuses them).
+data size (N their sum), s_i its staleness — averages formed since b_i — and d the staleness
+discount (constant 1, polynomial ``(1 + s)^-a``, or hinge). An update staler than
+``max_staleness`` is dropped and counted. With every update fresh, no discount and a server
+step of 1 this is FedAvg of the uploads, computed as FedAvg. The new average goes to the
+devices whose updates it used (a broadcast, as a synchronous average) and they train on; every
+other device is stale and fetches it when it next starts. A device whose message is lost sits
+out until the next average. A "round" is one average: the engine evaluates and records a row
+after each (``staleness_mean``, ``staleness_max`` of the updates it used); an event belongs to
+the round in which it completes. Trace availability applies (a device that goes down loses its
+work in flight and resumes when it is back); deadlines, participation rules and per-round
+availability draws do not (the scenario refuses them).
 """
 
 from __future__ import annotations
@@ -140,7 +144,10 @@ class AsyncDriver:
         self._bases: dict[int, dict[str, Tensor]] = {0: scheme.last_average}
         self._waiting: dict[int, simpy.Event] = {}
         self._full: simpy.Event | None = None
-        self._live = 0
+        #: devices that cannot send an update now: down, or sitting out after a lost
+        #: message until the next average
+        self._away: set[int] = set()
+        self._next: simpy.Event | None = None  # the end of the current round
         self._started = False
         self._round = 0
         self._result = RoundResult(0, [], True)
@@ -151,20 +158,23 @@ class AsyncDriver:
         :class:`RoundResult` (its participants: the devices whose updates it used)."""
         env = self.world.env
         self._round = r
+        self.world.recorder.round_now = r
         self._result = result = RoundResult(r, [], True)
         if not self._started:
             self._started = True
             self.scheme.schedule_masks(r)
+            self.scheme.upload_reference = self._reference
             for k in range(self.world.n_devices):
-                self._live += 1
                 env.process(self._device(k))
+        if self._next is None:
+            self._next = env.event()
         if not self._ready():
             self._full = env.event()
             waits: list[simpy.Event] = [self._full]
             limits = [self.max_round_s]
             if self.stop_time_s is not None:
                 limits.append(max(0.0, self.stop_time_s - env.now))
-            if self._live == 0:
+            if self._up() == 0:
                 limits.append(self.empty_round_s)
             bound = min((x for x in limits if x is not None), default=None)
             if bound is not None:
@@ -174,21 +184,44 @@ class AsyncDriver:
         yield from self._average(r)
         return result
 
+    def _up(self) -> int:
+        """Devices that may still send an update this round."""
+        return self.world.n_devices - len(self._away)
+
     def _ready(self) -> bool:
         """Whether the buffer holds enough updates for an average: ``buffer_size``, or every
-        live device's."""
+        update that can come this round (every device up and not sitting out has one in)."""
         n = len(self.buffer)
-        return n > 0 and (n >= self.buffer_size or n >= self._live)
+        return n > 0 and (n >= self.buffer_size or n >= self._up())
 
-    def _arrived(self) -> None:
-        if self._full is not None and not self._full.triggered and self._ready():
-            self._full.succeed()
+    def _check(self) -> None:
+        """Form the average now if the buffer is ready; with nobody left to send anything,
+        end the round empty after ``empty_round_s``."""
+        full = self._full
+        if full is None or full.triggered:
+            return
+        if self._ready():
+            full.succeed()
+        elif not self.buffer and self._up() == 0:
+            self.world.env.process(self._end_empty(full))
+
+    def _end_empty(self, full: simpy.Event) -> Process:
+        yield self.world.env.timeout(self.empty_round_s)
+        if not full.triggered:
+            full.succeed()
+
+    def _reference(self, k: int) -> dict[str, Tensor]:
+        """The average device k trained from (what its upload is coded against)."""
+        base = self._bases.get(self.scheme.base_version(k))
+        return self.scheme.last_average if base is None else base
 
     def _average(self, r: int) -> Process:
-        """Form the average of the buffer's updates (dropping the too stale ones) and send it
-        to their devices; release them."""
+        """Form the average of the buffer's first ``buffer_size`` updates (dropping the too
+        stale ones) and send it to their devices; release them and every device sitting
+        out."""
         scheme, result = self.scheme, self._result
-        taken, self.buffer = self.buffer, []
+        taken = self.buffer[: self.buffer_size]
+        self.buffer = self.buffer[self.buffer_size :]  # arrived meanwhile: the next average
         formed = scheme.averages_formed
         used: list[_Update] = []
         for u in taken:
@@ -215,10 +248,12 @@ class AsyncDriver:
                     del self._bases[v]
         scheme.schedule_masks(r + 1)
         self._round = r + 1  # what the devices do from now on belongs to the next round
+        self.world.recorder.round_now = r + 1
         for u in taken:
-            release = self._waiting.pop(u.device, None)
-            if release is not None:
-                release.succeed()
+            self._waiting.pop(u.device).succeed()
+        ended, self._next = self._next, self.world.env.event()
+        if ended is not None:
+            ended.succeed()
 
     def _combine(
         self, used: list[_Update], formed: int
@@ -257,11 +292,15 @@ class AsyncDriver:
         env, rc, scheme = self.world.env, self.world.rounds, self.scheme
         while True:
             if rc.is_down(k, env.now):
+                self._away.add(k)
+                self._check()
                 up = _next_up_s(rc.down, k, env.now)  # type: ignore[arg-type]
                 if up is None:
-                    break  # down for good
+                    return  # down for good
                 yield env.timeout(up - env.now)
+                self._away.discard(k)
                 continue
+            since = self._round
             fails_at = rc.next_failure_s(k, env.now)
             saved = scheme.save_device(k) if fails_at is not None else None
             work = env.process(self._local(k))
@@ -274,27 +313,37 @@ class AsyncDriver:
                 yield work
                 self._result.failures[k] = Failure(k, "down", env.now)
                 scheme.restore_device(k, saved)
+                scheme.reschedule_mask(k, since, self._round)
                 continue
             upload = work.value
-            if upload is None:  # a message was lost: start again from the latest average
+            if upload is None:
+                # a message was lost: it sits out until the next average, then starts again
+                # from it (as a synchronous device sits out the rest of its round)
                 scheme.mark_stale(k)
+                self._away.add(k)
+                self._check()
+                assert self._next is not None
+                yield self._next
+                self._away.discard(k)
                 continue
             self._waiting[k] = release = env.event()
             self.buffer.append(_Update(k, upload, scheme.base_version(k)))
-            self._arrived()
+            self._check()
             yield release
-        self._live -= 1
-        if self._full is not None and not self._full.triggered and (self.buffer or not self._live):
-            self._full.succeed()
 
     def _local(self, k: int) -> Process:
-        """Device k's local rounds between two uploads; returns its upload (None: lost)."""
+        """Device k's local rounds between two uploads, on from the model it starts with;
+        returns its upload (None: a message was lost)."""
         upload: Any = None
+        scheme = self.scheme
         try:
+            if k in scheme.stale:  # it fetches the latest average first
+                fetched = yield from scheme.fetch_average(k, self._round)
+                if not fetched:
+                    return None
             for i in range(self.local_rounds):
                 last = i == self.local_rounds - 1
-                # (a newer average formed meanwhile: the next local round fetches it first)
-                upload = yield from self.scheme.device_round(k, self._round, last)
+                upload = yield from scheme.device_round(k, self._round, last, fetch=False)
         except simpy.Interrupt:
             return None
         return upload

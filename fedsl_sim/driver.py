@@ -58,7 +58,7 @@ class RoundDriver:
         devices = yield from self._participants()
         if self.controller is not None:  # asked every round (it keeps last round's times)
             offered = devices
-            devices = self.controller.start_round(r, devices, aggregate)
+            devices = self.controller.start_round(r, devices, aggregate, self._to_average(r))
             if offered and not devices:  # the policy left every candidate out
                 yield env.timeout(self.empty_round_s)
         result = RoundResult(r, devices, aggregate)
@@ -74,6 +74,15 @@ class RoundDriver:
             yield from scheme.aggregate(r, result)
             result.staleness = [0] * len(result.uploads)  # every update is on the last average
         return result
+
+    def _to_average(self, r: int) -> int:
+        """Rounds from ``r`` until the next average, ``r``'s included (1 without averaging)."""
+        shape, n = self.scheme.shape, 1
+        if shape.averaging == "never":
+            return 1
+        while not shape.aggregates_after(r + n - 1, self.aggregation_interval):
+            n += 1
+        return n
 
     def _participants(self) -> Process:
         """The round's devices; when every device is down, wait until one comes back; when

@@ -45,9 +45,25 @@ class AdaptiveSplitPolicy(Policy):
             now = int(obs.split_layer[k])
             best, best_s = float("inf"), now
             for s in sorted(allowed, key=lambda s: (s != now, s)):
-                lat = obs.predict(k, share=share, split_layer=s)
-                total = lat.total_s + (load - 1.0) * lat.server_s
+                total = self._until_average(obs, k, s, share, load)
                 if total < best:
                     best, best_s = total, s
             chosen[k] = best_s
         return Decisions(split_layer=chosen)
+
+    @staticmethod
+    def _until_average(obs: Observation, k: int, s: int, share: float, load: float) -> float:
+        """Device k's predicted time at split ``s`` from this round to the next average (its
+        split holds that long): this round, then the rounds without averaging and the
+        averaging one, without a catch-up download."""
+
+        def one(**when: bool) -> float:
+            lat = obs.predict(k, share=share, split_layer=s, **when)
+            return lat.total_s + (load - 1.0) * lat.server_s
+
+        total = one()
+        n = obs.rounds_to_average
+        if n > 1:
+            total += (n - 2) * one(aggregate=False, catch_up=False)
+            total += one(aggregate=True, catch_up=False)
+        return total

@@ -123,8 +123,12 @@ class Observation:
         aggregate: bool = False,
         scheme: Tunable | None = None,
         deadline_s: float | None = None,
+        rounds_to_average: int = 1,
     ) -> None:
         self.round = round
+        #: rounds until the next average, this one included (1: this round averages; a split
+        #: layer chosen now holds that long at least: it is locked until then)
+        self.rounds_to_average = rounds_to_average
         #: the round's deadline (rounds.deadline_s), s, or None
         self.deadline_s = deadline_s
         #: whether the round ends with an average (the devices upload their models)
@@ -271,20 +275,25 @@ class Observation:
         pruning_rate: float | None = None,
         quant_bits: int | None = None,
         dropout_rate: float | None = None,
+        aggregate: bool | None = None,
+        catch_up: bool | None = None,
     ) -> Workload:
         """What device k would do this round (FLOPs, bits; see
         :class:`~fedsl_sim.control.predict.Workload`) with these knobs (None: the
-        scenario's)."""
+        scenario's); ``aggregate`` and ``catch_up`` ask for a round that does (not) average
+        and in which the device does (not) first fetch a missed average (None: this round's,
+        this device's)."""
         if self._scheme is None:
             raise ValueError("this observation carries no workloads")
         return self._scheme.workload(
             k,
-            self.aggregate,
+            self.aggregate if aggregate is None else aggregate,
             split_layer=split_layer,
             pruning_rate=pruning_rate,
             quant_bits=quant_bits,
             dropout_rate=dropout_rate,
             r=self.round,
+            catch_up=catch_up,
         )
 
     def predict(
@@ -297,8 +306,8 @@ class Observation:
     ) -> Latency:
         """Device k's round alone at ``cpu_hz`` (default its maximum) and ``tx_power_dbm``
         on a ``share`` of the band, from the large-scale gain, with ``knobs`` (split_layer,
-        pruning_rate, quant_bits, dropout_rate; default the scenario's; see
-        :mod:`fedsl_sim.control.predict`)."""
+        pruning_rate, quant_bits, dropout_rate; default the scenario's; and ``aggregate``,
+        ``catch_up`` as for :meth:`workload`; see :mod:`fedsl_sim.control.predict`)."""
         up = self.uplink_rate_bps(share, tx_power_dbm, devices=[k])[0]
         down = self.downlink_rate_bps(share)[k]
         world = self._world
@@ -363,8 +372,15 @@ class Controller:
             return {kind: np.zeros_like(busy) for kind, busy in now.items()}
         return {kind: now[kind] - before[kind] for kind in now}
 
-    def start_round(self, r: int, candidates: list[int], aggregate: bool = False) -> list[int]:
-        """The devices that take part in round ``r`` (``aggregate``: an averaging round) among
+    def start_round(
+        self,
+        r: int,
+        candidates: list[int],
+        aggregate: bool = False,
+        rounds_to_average: int = 1,
+    ) -> list[int]:
+        """The devices that take part in round ``r`` (``aggregate``: an averaging round;
+        ``rounds_to_average``: rounds until the next average, this one included) among
         ``candidates``; the clocks and powers of the round set."""
         obs = Observation(
             r,
@@ -377,6 +393,7 @@ class Controller:
             aggregate,
             self.scheme,
             self.deadline_s,
+            rounds_to_average,
         )
         try:
             decided = self.policy.decide(obs)

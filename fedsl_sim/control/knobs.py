@@ -99,6 +99,7 @@ class Tunable(Protocol):
         quant_bits: int | None = None,
         dropout_rate: float | None = None,
         r: int | None = None,
+        catch_up: bool | None = None,
     ) -> Workload:
         """Device k's round ``r`` with these knobs (None: as the device would run
         undecided)."""

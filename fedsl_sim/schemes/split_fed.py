@@ -35,8 +35,6 @@ from fedsl_sim.compression import (
     prunable_parameters,
 )
 from fedsl_sim.compression.codec import Codec, CodecContext
-from fedsl_sim.control.knobs import Knobs, Tuning
-from fedsl_sim.control.predict import Workload
 from fedsl_sim.learning.federated import FederatedData
 from fedsl_sim.learning.flops import backward_flops, forward_flops, profile_layers
 from fedsl_sim.learning.models import build_layers
@@ -57,7 +55,7 @@ from fedsl_sim.schemes.base import RoundResult, Scheme
 from fedsl_sim.schemes.copies import DeviceCopies, PerDevice, SharedCopy, constant
 from fedsl_sim.schemes.settings import SchemeSettings, SplitByDistance
 from fedsl_sim.schemes.shape import SHIPPED_SHAPES
-from fedsl_sim.schemes.tuning import DeviceKnobs
+from fedsl_sim.schemes.tuning import DeviceKnobs, TunableSplit
 from fedsl_sim.sim.recorder import (
     AGGREGATION,
     CLIENT_BACKWARD,
@@ -86,7 +84,7 @@ def _load_part(model: nn.Module, state: dict[str, Tensor]) -> None:
         raise KeyError(f"keys not in the model: {unexpected}")
 
 
-class SplitFed(Scheme):
+class SplitFed(TunableSplit, Scheme):
     """FedSL / lightweight FedSL (see module docstring); the other split schemes and FL are
     variants set by the class attributes and hooks below."""
 
@@ -193,30 +191,11 @@ class SplitFed(Scheme):
         #: holds (0: the initial model): the staleness of its next update is the difference
         self.averages_formed = 0
         self._base: dict[int, int] = {}
+        #: device -> the average it trained from, when that may not be the last one
+        #: (asynchronous training; None: the last average)
+        self.upload_reference: Callable[[int], Mapping[str, Tensor]] | None = None
         #: the knobs a control policy sets per device and round
         self.device_knobs = DeviceKnobs(self, tuple(cfg.split_choices))
-
-    # ------------------------------------------------------------------ control knobs
-    def tuning(self) -> Tuning:
-        """What a control policy may set per device (:mod:`fedsl_sim.control.knobs`)."""
-        return self.device_knobs.tuning()
-
-    def knobs(self, k: int) -> Knobs:
-        return self.device_knobs.knobs(k)
-
-    def default_knobs(self, k: int, r: int) -> Knobs:
-        return self.device_knobs.default_knobs(k, r)
-
-    def split_state(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.device_knobs.split_state()
-
-    def tune(self, r: int, decided: Mapping[str, Mapping[int, float]]) -> None:
-        self.device_knobs.tune(r, decided)
-
-    def workload(self, k: int, aggregate: bool, **knobs: Any) -> Workload:
-        """What device k would do in a round (averaging or not) with these knobs, for
-        latency prediction (see :meth:`fedsl_sim.schemes.tuning.DeviceKnobs.workload`)."""
-        return self.device_knobs.workload(k, aggregate, **knobs)
 
     def enable_pruning(self) -> None:
         """Per-device pruners (a control policy prunes in a scenario that does not)."""
@@ -378,11 +357,12 @@ class SplitFed(Scheme):
         packet = codec.encode(x, ctx)
         return codec.decode(packet), packet.bits
 
-    def device_round(self, k: int, r: int, aggregate: bool) -> Process:
-        """Device k's round: fetch a missed average, ``local_steps`` split steps, and in an
-        aggregation round upload its client-side model; returns what the server received
-        (None: lost, or no upload this round)."""
-        if k in self._stale:  # missed the last average: fetch it before training
+    def device_round(self, k: int, r: int, aggregate: bool, fetch: bool = True) -> Process:
+        """Device k's round: fetch a missed average (unless not ``fetch``: an asynchronous
+        device between two of its uploads goes on with its own model), ``local_steps`` split
+        steps, and in an aggregation round upload its client-side model; returns what the
+        server received (None: lost, or no upload this round)."""
+        if fetch and k in self._stale:  # missed the last average: fetch it before training
             fetched = yield from self._download(k, r, self._global_payload_bits(k), next_round=r)
             if not fetched:  # lost: it cannot train on the current model this round
                 return None
@@ -457,7 +437,8 @@ class SplitFed(Scheme):
         if masks is not None:
             names = [name for name, _ in prunable_parameters(model)]
             mask_of = dict(zip(names, masks, strict=True))
-        ref = self._average
+        # what the server and the device both hold: the average the device trained from
+        ref = self._average if self.upload_reference is None else self.upload_reference(k)
         bits = 0
         for key, value in state.items():
             if not value.is_floating_point():
@@ -501,6 +482,22 @@ class SplitFed(Scheme):
                 states.append(part)
                 weights.append(w)
         return states, weights
+
+    def fetch_average(self, k: int, r: int) -> Process:
+        """Device k downloads the last average (a unicast, in round ``r``); returns whether
+        it arrived."""
+        fetched: bool = yield from self._download(k, r, self._global_payload_bits(k), r)
+        return fetched
+
+    def reschedule_mask(self, k: int, since: int, now: int) -> None:
+        """Device k was restored to its state of round ``since``: a pruning update round after
+        it, up to ``now``, applies to it when it next trains."""
+        if self.pruners is None:
+            return
+        updates = [j for j in range(since + 1, now + 1) if self.schedule.is_update_round(j)]
+        if updates:
+            rate = self.schedule.rate_at(updates[-1])
+            self._mask_rate[k] = self.device_knobs.pruning.get(k, rate)
 
     def mark_stale(self, k: int) -> None:
         """Device k must fetch the latest average before it next trains."""

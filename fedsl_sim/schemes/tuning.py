@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import Tensor
@@ -241,12 +241,14 @@ class DeviceKnobs:
         quant_bits: int | None = None,
         dropout_rate: float | None = None,
         r: int | None = None,
+        catch_up: bool | None = None,
     ) -> Workload:
         """Device k's round ``r`` (default: the last tuned) with these knobs (None: its values
         undecided this round): a catch-up download when it is stale, its steps' FLOPs and
         expected message bits, its model upload and the average back. With its current split
         layer and pruning rate the FLOPs and upload count its mask; otherwise the mask its
         pruner would compute at that rate from the weights it will train (:meth:`_masks`).
+        ``catch_up``: whether it first fetches a missed average (None: whether it is stale).
         Knobs the scheme cannot take are a :class:`PredictionError`."""
         sch = self._scheme
         default = self.default_knobs(k, self._round if r is None else r)
@@ -278,7 +280,8 @@ class DeviceKnobs:
             kept = round((1.0 - p) * act * b)
             up = acts.expected_bits(kept) + b * sch.label_bits
             down = grad.expected_bits(kept)
-        download = sch._payload_bits(0, s) if k in sch._stale else 0
+        fetch = k in sch._stale if catch_up is None else catch_up
+        download = sch._payload_bits(0, s) if fetch else 0
         upload = agg = 0.0
         if aggregate:
             upload = self._upload_bits(k, s, masks, sizes)
@@ -375,3 +378,31 @@ class DeviceKnobs:
                 for key, n in sizes.items()
             )
         )
+
+
+class TunableSplit:
+    """A split scheme's :class:`~fedsl_sim.control.knobs.Tunable` methods, answered by its
+    :class:`DeviceKnobs` (``device_knobs``)."""
+
+    device_knobs: DeviceKnobs
+
+    def tuning(self) -> Tuning:
+        """What a control policy may set per device (:mod:`fedsl_sim.control.knobs`)."""
+        return self.device_knobs.tuning()
+
+    def knobs(self, k: int) -> Knobs:
+        return self.device_knobs.knobs(k)
+
+    def default_knobs(self, k: int, r: int) -> Knobs:
+        return self.device_knobs.default_knobs(k, r)
+
+    def split_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.device_knobs.split_state()
+
+    def tune(self, r: int, decided: Mapping[str, Mapping[int, float]]) -> None:
+        self.device_knobs.tune(r, decided)
+
+    def workload(self, k: int, aggregate: bool, **knobs: Any) -> Workload:
+        """What device k would do in a round (averaging or not) with these knobs, for
+        latency prediction (see :meth:`DeviceKnobs.workload`)."""
+        return self.device_knobs.workload(k, aggregate, **knobs)

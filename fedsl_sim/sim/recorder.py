@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -152,8 +152,13 @@ class Recorder:
         self.outage_s = {kind: np.zeros(n_devices) for kind in OUTAGE_KINDS}
         self.server_busy_s = {kind: 0.0 for kind in EVENT_KINDS}
         self._tally = _RoundTally()
+        #: when set (asynchronous training, where a device's work spans rounds), an event
+        #: belongs to the round in which it completes, as the round's totals count it
+        self.round_now: int | None = None
 
     def event(self, ev: Event) -> None:
+        if self.round_now is not None and ev.round != self.round_now:
+            ev = replace(ev, round=self.round_now)
         self.events.append(ev)
         k = ev.device
         duration = ev.t_end_s - ev.t_start_s
