@@ -201,7 +201,9 @@ def plot_pareto(report: Report, path: Path) -> None:
             ms=7 if front else 5,
             capsize=3,
         )
-        ax.annotate(c.id, (x.mean, y.mean), xytext=(4, 4), textcoords="offset points", fontsize=8)
+        acc = c.stats["final_test_accuracy"].mean
+        label = c.id if acc is None else f"{c.id} ({acc:.3f})"
+        ax.annotate(label, (x.mean, y.mean), xytext=(4, 4), textcoords="offset points", fontsize=8)
         if front:
             pts.append((x.mean, y.mean))
     if pts:
@@ -210,7 +212,58 @@ def plot_pareto(report: Report, path: Path) -> None:
         ax.legend(fontsize=8)
     ax.set_xlabel("time to target (s)" if xk == "time_to_target_s" else "simulated time (s)")
     ax.set_ylabel("total device energy (J)")
-    ax.set_title("time vs energy per configuration (mean, 95 % CI)")
+    ax.set_title("time vs energy (final accuracy), mean and 95 % CI", fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    fig.savefig(path)
+
+
+#: decisions.png's panels: (decisions key, axis label, scale)
+_DECISION_PANELS = (
+    ("take_part", "taking part (fraction)", 1.0),
+    ("cpu_hz", "CPU clock (GHz)", 1e-9),
+    ("tx_power_dbm", "transmit power (dBm)", 1.0),
+    ("split_layer", "split layer", 1.0),
+    ("quant_bits", "split-layer bits", 1.0),
+)
+
+
+def plot_decisions(report: Report, path: Path) -> None:
+    """``decisions.png``: per configuration, what its control policy decided round by round —
+    the fraction of candidates taking part and, over those that did, the mean CPU clock,
+    transmit power, split layer and split-layer bits (the mean over seeds)."""
+    panels = [
+        (key, label, scale)
+        for key, label, scale in _DECISION_PANELS
+        if any(key in (r.decisions or {}) for r in report.runs)
+    ]
+    fig = Figure(figsize=(7.5, 1.9 * len(panels) + 0.8), dpi=110)
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    colors = _colors(len(report.cases))
+    for c, color in zip(report.cases, colors, strict=True):
+        runs = [r.decisions for r in c.runs if r.decisions]
+        if not runs:
+            continue
+        rounds = np.unique(np.concatenate([d["round"] for d in runs]))
+        for ax, (key, _, scale) in zip(axes, panels, strict=True):
+            grid = np.full((len(runs), len(rounds)), np.nan)
+            for i, d in enumerate(runs):
+                if key in d:
+                    grid[i, np.searchsorted(rounds, d["round"])] = d[key] * scale
+            with np.errstate(all="ignore"):
+                seen = np.isfinite(grid).any(axis=0)
+                mean = np.where(
+                    seen, np.nanmean(np.where(np.isfinite(grid), grid, 0), axis=0), np.nan
+                )
+                counts = np.isfinite(grid).sum(axis=0)
+                mean = np.where(seen, np.nansum(grid, axis=0) / np.maximum(counts, 1), np.nan)
+            ax.plot(rounds, mean, color=color, lw=1.2, label=c.id)
+    for ax, (_, label, _) in zip(axes, panels, strict=True):
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("round")
+    fig.suptitle("control decisions per round (mean over the devices taking part)", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)) or 1, fontsize=7)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path)

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from fedsl_sim.report.study import (
     CONFIDENCE,
     ENERGY_PER_DEVICE,
-    FIGURES,
     LATENCY_LABELS,
     METRIC_GROUPS,
     METRICS,
@@ -147,9 +146,10 @@ def report_markdown(report: Report) -> str:
         "",
         f"Minimizing mean {x_label} and mean total device energy"
         + (
-            ""
+            " (every run reached the target accuracy)"
             if report.pareto_x == "time_to_target_s"
-            else " (simulated time: not every run reached the target)"
+            else ", maximizing mean final test accuracy (simulated time: not every run "
+            "reached the target)"
         )
         + ": "
         + ", ".join(
@@ -168,7 +168,8 @@ def report_markdown(report: Report) -> str:
         "latency_breakdown.png": "latency breakdown per round",
         "energy_per_device.png": "energy per device",
         "pareto.png": "time vs energy, Pareto front",
+        "decisions.png": "control decisions per round",
     }
-    for f in FIGURES:
+    for f in report.figures:
         lines += [f"![{titles[f]}]({f})", ""]
     return "\n".join(lines)

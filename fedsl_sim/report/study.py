@@ -158,14 +158,15 @@ def t_interval(values: Iterable[float | None], confidence: float = CONFIDENCE) -
     return Interval(mean, mean - half, mean + half, n)
 
 
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
-    """Indices of the points that no other point dominates (both coordinates minimized: no
-    other point is ≤ in both and < in one)."""
+def pareto_front(points: Sequence[Sequence[float]]) -> list[int]:
+    """Indices of the points that no other point dominates (every coordinate minimized: no
+    other point is ≤ in all and < in one)."""
     front = []
-    for i, (xi, yi) in enumerate(points):
+    for i, p in enumerate(points):
         dominated = any(
-            xj <= xi and yj <= yi and (xj < xi or yj < yi)
-            for j, (xj, yj) in enumerate(points)
+            all(b <= a for a, b in zip(p, q, strict=True))
+            and any(b < a for a, b in zip(p, q, strict=True))
+            for j, q in enumerate(points)
             if j != i
         )
         if not dominated:
@@ -235,6 +236,41 @@ class RunData:
     target_accuracy: float | None = None
     time_to_target_s: float | None = None
     metrics: dict[str, float | None] = field(default_factory=dict)
+    #: a control policy's decisions per round (decisions.csv): ``round`` and, per knob, its
+    #: mean over the devices that took part (``take_part``: their fraction of the candidates)
+    decisions: dict[str, np.ndarray] | None = None
+
+
+#: decisions.csv's columns the report follows over the rounds
+DECISION_KNOBS = ("take_part", "cpu_hz", "tx_power_dbm", "split_layer", "quant_bits")
+
+
+def _decisions(path: Path) -> dict[str, np.ndarray] | None:
+    """Per round, the fraction of candidates taking part and each knob's mean over those
+    that did (NaN: nobody did), from ``decisions.csv`` (None: no such file, or no rows)."""
+    if not path.exists():
+        return None
+    rows = _read_table(path, ("round", "device", "take_part"))
+    if not rows:
+        return None
+    knobs = [k for k in DECISION_KNOBS if k in rows[0]]
+    columns = {k: _column(path, rows, k) for k in ("round", *knobs)}
+    rounds = np.array(columns["round"], dtype=float)
+    take = np.array([1.0 if v else 0.0 for v in columns["take_part"]])
+    order = np.unique(rounds)
+    out: dict[str, np.ndarray] = {"round": order}
+    for k in knobs:
+        values = np.array([math.nan if v is None else float(v) for v in columns[k]])
+        means = []
+        for r in order:
+            here = rounds == r
+            if k == "take_part":
+                means.append(float(take[here].mean()))
+            else:
+                chosen = values[here & (take > 0)]
+                means.append(float(chosen.mean()) if len(chosen) else math.nan)
+        out[k] = np.array(means)
+    return out
 
 
 def _summary(path: Path) -> dict[str, Any]:
@@ -297,6 +333,7 @@ def load_run(path: Path, run_id: str, case: str, seed: int | None, target: float
     latency = critical_path_s(t0, t1, dev, kinds, end_s, outage)
 
     run = RunData(run_id, case, seed, path, summary, end_s, evals, ec, et, latency)
+    run.decisions = _decisions(path / "decisions.csv")
     if target is None:
         run.target_accuracy = summary.get("target_accuracy")
         run.time_to_target_s = summary["time_to_target_s"]
@@ -427,6 +464,22 @@ class Report:
     pareto: list[str] = field(default_factory=list)
 
     @property
+    def decisions_vary(self) -> bool:
+        """Whether some run's control policy changed something over its rounds (then the
+        report draws ``decisions.png``)."""
+        for run in self.runs:
+            for key, values in (run.decisions or {}).items():
+                finite = values[np.isfinite(values)]
+                if key != "round" and len(finite) and finite.min() != finite.max():
+                    return True
+        return False
+
+    @property
+    def figures(self) -> list[str]:
+        """The figures this report draws."""
+        return [*FIGURES, *(["decisions.png"] if self.decisions_vary else [])]
+
+    @property
     def runs(self) -> list[RunData]:
         return [r for c in self.cases for r in c.runs]
 
@@ -545,14 +598,21 @@ def _read_sweep(src: Path, target: float | None) -> Report:
 
 
 def _pareto(report: Report) -> None:
-    """Pareto front over (time, total energy) of the cases' means. Time is the time to target
-    when every run of every case reached its target, else the simulated time (a mean over
-    only the runs that reached it would flatter the configurations that often miss it)."""
+    """Pareto front of the cases' means over accuracy, time and energy. When every run of
+    every case reached its target, over (time to target, total energy): the accuracy is the
+    target's. Otherwise over (simulated time, total energy, final accuracy): no other
+    configuration is at least as fast, as frugal and as accurate and better in one (a mean
+    time to target over only the runs that reached it would flatter the configurations that
+    often miss it)."""
     all_reached = all(c.reached == c.n for c in report.cases)
     report.pareto_x = "time_to_target_s" if all_reached else "sim_time_s"
-    pts = [(c.stats[report.pareto_x].mean, c.stats["energy_total_j"].mean) for c in report.cases]
-    ok = [i for i, (x, y) in enumerate(pts) if x is not None and y is not None]
-    front = pareto_front([pts[i] for i in ok])  # type: ignore[misc]
+    keys = [report.pareto_x, "energy_total_j"]
+    if not all_reached:
+        keys.append("final_test_accuracy")
+    pts = [[c.stats[k].mean for k in keys] for c in report.cases]
+    ok = [i for i, p in enumerate(pts) if all(v is not None for v in p)]
+    signs = [1.0, 1.0, -1.0][: len(keys)]  # accuracy maximized
+    front = pareto_front([[s * v for s, v in zip(signs, pts[i], strict=True)] for i in ok])  # type: ignore[operator]
     report.pareto = [report.cases[ok[j]].id for j in front]
 
 
@@ -640,8 +700,13 @@ def report_dict(report: Report) -> dict[str, Any]:
             {"case": c.label, "failed": c.failed, "pending": c.pending}
             for c in report.skipped_cases
         ],
-        "pareto": {"x": report.pareto_x, "y": "energy_total_j", "cases": report.pareto},
-        "figures": list(FIGURES),
+        "pareto": {
+            "x": report.pareto_x,
+            "y": "energy_total_j",
+            "z": None if report.pareto_x == "time_to_target_s" else "final_test_accuracy",
+            "cases": report.pareto,
+        },
+        "figures": report.figures,
     }
 
 
@@ -669,6 +734,7 @@ def write_report(
     hidden sibling directory and renamed into place only when complete."""
     from fedsl_sim.report.figures import (
         plot_accuracy,
+        plot_decisions,
         plot_energy_per_device,
         plot_latency,
         plot_pareto,
@@ -688,5 +754,7 @@ def write_report(
         plot_latency(report, partial / "latency_breakdown.png")
         plot_energy_per_device(report, partial / "energy_per_device.png")
         plot_pareto(report, partial / "pareto.png")
+        if report.decisions_vary:
+            plot_decisions(report, partial / "decisions.png")
         (partial / "report.md").write_text(report_markdown(report) + "\n")
     return final, report

@@ -385,8 +385,49 @@ def test_pareto_front_and_t_interval() -> None:
 def test_pareto_cases_match_the_means(reported: Path) -> None:
     rep = json.loads((reported / "report.json").read_text())
     x = rep["pareto"]["x"]
-    pts = [(c["metrics"][x]["mean"], c["metrics"]["energy_total_j"]["mean"]) for c in rep["cases"]]
+    pts = [
+        (
+            c["metrics"][x]["mean"],
+            c["metrics"]["energy_total_j"]["mean"],
+            # without the target for every run, the final accuracy too (maximized)
+            *([] if x == "time_to_target_s" else [-c["metrics"]["final_test_accuracy"]["mean"]]),
+        )
+        for c in rep["cases"]
+    ]
     assert rep["pareto"]["cases"] == [rep["cases"][i]["id"] for i in pareto_front(pts)]
+
+
+def test_the_pareto_front_weighs_accuracy_too() -> None:
+    # (time, energy, -accuracy): the slower, costlier configuration 1 is more accurate
+    pts = [(1.0, 1.0, -0.80), (2.0, 2.0, -0.90), (2.0, 2.0, -0.85), (3.0, 1.0, -0.80)]
+    assert pareto_front(pts) == [0, 1]
+
+
+def test_decisions_over_time_are_drawn_when_a_policy_changes_something(
+    single: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    out, _ = write_report(single, tmp_path / "static")
+    assert not (out / "decisions.png").exists()  # the static policy decides nothing
+    assert "decisions.png" not in json.loads((out / "report.json").read_text())["figures"]
+    run = tmp_path / "run"
+    shutil.copytree(single, run, ignore=shutil.ignore_patterns("report"))
+    with (run / "decisions.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows
+    for row in rows:  # as a policy slowing the clock round after round would have decided
+        row["cpu_hz"] = str(1e9 / (1 + int(row["round"])))
+    with (run / "decisions.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out, report = write_report(run, tmp_path / "varied")
+    assert (out / "decisions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![control decisions per round](decisions.png)" in (out / "report.md").read_text()
+    (only,) = report.runs
+    assert list(only.decisions["cpu_hz"]) == [1e9 / (1 + r) for r in range(len(rows))]
+    assert list(only.decisions["take_part"]) == [1.0] * len(rows)
 
 
 def test_markdown_links_every_figure_and_holds_the_table_numbers(reported: Path) -> None:
