@@ -43,6 +43,7 @@ from fedsl_sim.schemes.base import Failure, RoundResult
 from fedsl_sim.sim.world import Process, World
 
 if TYPE_CHECKING:
+    from fedsl_sim.control.base import Controller
     from fedsl_sim.schemes.split_fed import SplitFed
 
 
@@ -109,10 +110,10 @@ class AsyncDriver:
         there with what has arrived.
     empty_round_s : when no device is left (every one down for good), a round is empty and
         lasts this long.
+    controller : the control policy's controller: asked when a device starts a local round
+        (its dispatch) whether it takes part and at which clock, power, band weight and
+        knobs (None: the scenario's).
     """
-
-    #: no control policy is asked (the scenario refuses any but the static one)
-    controller = None
 
     def __init__(
         self,
@@ -126,6 +127,7 @@ class AsyncDriver:
         max_round_s: float | None = None,
         stop_time_s: float | None = None,
         empty_round_s: float = 1.0,
+        controller: Controller | None = None,
     ) -> None:
         if buffer_size < 1 or local_rounds < 1 or max_staleness < 0:
             raise ValueError("buffer_size, local_rounds >= 1 and max_staleness >= 0 expected")
@@ -139,6 +141,8 @@ class AsyncDriver:
         self.max_round_s = max_round_s
         self.stop_time_s = stop_time_s
         self.empty_round_s = empty_round_s
+        #: the control policy's controller, asked at each device's dispatch (None: none)
+        self.controller = controller
         self.buffer: list[_Update] = []
         #: the averages devices may still have trained from, by count of averages formed
         self._bases: dict[int, dict[str, Tensor]] = {0: scheme.last_average}
@@ -300,6 +304,11 @@ class AsyncDriver:
                 yield env.timeout(up - env.now)
                 self._away.discard(k)
                 continue
+            if self.controller is not None and not self.controller.dispatch(
+                self._round, k, self._up()
+            ):
+                yield from self._sit_out(k)  # the policy leaves it out until the next average
+                continue
             since = self._round
             fails_at = rc.next_failure_s(k, env.now)
             saved = scheme.save_device(k) if fails_at is not None else None
@@ -320,16 +329,20 @@ class AsyncDriver:
                 # a message was lost: it sits out until the next average, then starts again
                 # from it (as a synchronous device sits out the rest of its round)
                 scheme.mark_stale(k)
-                self._away.add(k)
-                self._check()
-                assert self._next is not None
-                yield self._next
-                self._away.discard(k)
+                yield from self._sit_out(k)
                 continue
             self._waiting[k] = release = env.event()
             self.buffer.append(_Update(k, upload, scheme.base_version(k)))
             self._check()
             yield release
+
+    def _sit_out(self, k: int) -> Process:
+        """Device k sits out until the server's next average (or the round's end)."""
+        self._away.add(k)
+        self._check()
+        assert self._next is not None
+        yield self._next
+        self._away.discard(k)
 
     def _local(self, k: int) -> Process:
         """Device k's local rounds between two uploads, on from the model it starts with;

@@ -286,3 +286,70 @@ def test_asynchronous_scenario_rules(overrides, path):
     with pytest.raises(ScenarioError) as info:
         make_scenario(**EQUAL, **overrides)
     assert info.value.path == path
+
+
+def test_a_control_policy_decides_at_each_dispatch():
+    static = _run(make_scenario(**SPREAD, scheme="fedsl", **asynchronous(buffer_size=2)))
+    rows = static.driver.controller.rows()
+    starts = [
+        e for e in static.world.recorder.events if e.kind == "client_forward"
+    ]  # a row per local round a device starts: its first step
+    # local_steps = 2; the devices still at work when the run ends were dispatched too
+    assert len(starts) // 2 <= len(rows) <= len(starts) // 2 + 4
+    assert {r[2] for r in rows} == {1}
+    target = 2.0 * static.world.recorder.rounds[0].sim_time_s
+    control = {"kind": "energy_budget", "budget_j": 1e3, "latency_target_s": target}
+    saving = _run(
+        make_scenario(**SPREAD, scheme="fedsl", control=control, **asynchronous(buffer_size=2))
+    )
+    rows = saving.driver.controller.rows()
+    # the fast devices meet the target at a lower clock and power; the slow ones cannot
+    fast = [r for r in rows if r[1] in (0, 1)]
+    assert all(r[3] < 1e9 and r[4] < 23.0 for r in fast)
+    rec_s, rec_e = static.world.recorder, saving.world.recorder
+    per_update = [
+        (rec.compute_energy_j.sum() + rec.transmit_energy_j.sum())
+        / sum(r.participants for r in rec.rounds)
+        for rec in (rec_s, rec_e)
+    ]
+    assert per_update[1] < per_update[0]  # less energy per update used
+
+
+def test_a_device_a_policy_leaves_out_sits_out_until_the_next_average():
+    from typing import Literal
+
+    from fedsl_sim.control import POLICIES, Decisions, Policy
+    from fedsl_sim.scenario.base import _Model
+
+    class NotThree(Policy):
+        name = "not_three"
+
+        def decide(self, obs):
+            return Decisions(take_part=[k for k in obs.candidates if k != 3])
+
+    class Params(_Model):
+        kind: Literal["not_three"]
+
+    with POLICIES.registered("not_three", NotThree, Params):
+        asyn = _run(
+            make_scenario(
+                **EQUAL,
+                scheme="fedsl",
+                control={"kind": "not_three"},
+                **asynchronous(buffer_size=4),
+            )
+        )
+    rounds = asyn.world.recorder.rounds
+    assert all(r.participants == 3 for r in rounds) and rounds[-1].sim_time_s < 1.0
+    assert not [e for e in asyn.world.recorder.events if e.device == 3]
+    assert {r[2] for r in asyn.driver.controller.rows() if r[1] == 3} == {0}
+
+
+def test_asynchronous_training_keeps_one_split_layer():
+    with pytest.raises(ScenarioError) as info:
+        make_scenario(
+            **EQUAL,
+            control={"kind": "adaptive_split", "split_layers": [1, 2]},
+            **asynchronous(buffer_size=2),
+        )
+    assert info.value.path == "control.split_layers"

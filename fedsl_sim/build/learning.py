@@ -132,6 +132,7 @@ def build_driver(scenario: Scenario, scheme: Scheme, world: World) -> RoundDrive
             max_round_s=cfg.max_round_s,
             stop_time_s=scenario.stop.max_sim_time_s,
             empty_round_s=scenario.rounds.empty_round_s,
+            controller=build_controller(scenario, world, scheme),
         )
     return RoundDriver(
         scheme,

@@ -4,8 +4,9 @@ given its uplink on the observed SNR, its compute speed and the server's load.
 
 Per candidate k and layer s, the prediction
 (:meth:`~fedsl_sim.control.base.Observation.predict`) is at the maximum clock and transmit
-power on an equal share 1/m of the band among the round's m candidates, with the server's time
-for k stretched by the load (m candidates on W workers: max(1, m / W)). A deeper split puts
+power on an equal share 1/m of the band among the m devices sharing the round
+(``obs.sharing``), with the server's time for k stretched by the load (m devices on W
+workers: max(1, m / W)). A deeper split puts
 more computation on the device and less on the server, and sends the activations of that
 layer; the least latency wins (a tie keeps the device's current layer, then the shallowest).
 A device whose split is locked (it holds layers it trained since the last average it
@@ -35,7 +36,7 @@ class AdaptiveSplitPolicy(Policy):
         self.split_layers = tuple(int(s) for s in split_layers)
 
     def decide(self, obs: Observation) -> Decisions:
-        share = 1.0 / max(1, len(obs.candidates))
+        share = 1.0 / max(1, obs.sharing)
         load = server_load(obs)
         allowed = [s for s in self.split_layers if s in obs.tuning.split_layers]
         chosen: dict[int, int] = {}

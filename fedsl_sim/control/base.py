@@ -124,11 +124,15 @@ class Observation:
         scheme: Tunable | None = None,
         deadline_s: float | None = None,
         rounds_to_average: int = 1,
+        sharing: int | None = None,
     ) -> None:
         self.round = round
         #: rounds until the next average, this one included (1: this round averages; a split
         #: layer chosen now holds that long at least: it is locked until then)
         self.rounds_to_average = rounds_to_average
+        #: how many devices are expected to share the band and the server this round: the
+        #: candidates (asynchronous training: the devices at work when one is dispatched)
+        self.sharing = len(candidates) if sharing is None else sharing
         #: the round's deadline (rounds.deadline_s), s, or None
         self.deadline_s = deadline_s
         #: whether the round ends with an average (the devices upload their models)
@@ -358,6 +362,7 @@ class Controller:
         self._max_weight = np.full(world.n_devices, MAX_SHARE_WEIGHT)
         self._changed = False
         self._busy_at_start: dict[str, np.ndarray] | None = None
+        self._busy_at_dispatch: dict[int, dict[str, float]] = {}
         #: per round: (round, candidates, take_part, cpu_hz, tx_power_dbm,
         #: bandwidth_weight, split_layer, pruning_rate, quant_bits, dropout_rate), arrays over
         #: the candidates (decisions.csv, one row each)
@@ -382,25 +387,75 @@ class Controller:
         """The devices that take part in round ``r`` (``aggregate``: an averaging round;
         ``rounds_to_average``: rounds until the next average, this one included) among
         ``candidates``; the clocks and powers of the round set."""
-        obs = Observation(
+        obs = self._observe(r, candidates, self._last_round(), aggregate, rounds_to_average)
+        return self._apply(r, candidates, obs, self.decide(obs), every_device=True)
+
+    def dispatch(self, r: int, k: int, sharing: int) -> bool:
+        """Asynchronous training: device k starts a local round (in round ``r``, with
+        ``sharing`` devices at work): whether it takes part; its clock, power, weight and
+        knobs set until its next dispatch."""
+        last = self._last_dispatch(k)
+        obs = self._observe(r, [k], last, True, 1, sharing)
+        return bool(self._apply(r, [k], obs, self.decide(obs), every_device=False))
+
+    def decide(self, obs: Observation) -> Decisions:
+        """The policy's decisions for ``obs`` (its prediction errors are decision errors)."""
+        try:
+            decided = self.policy.decide(obs)
+        except PredictionError as exc:
+            raise self._error(obs.round, None, "predict", str(exc)) from None
+        if not isinstance(decided, Decisions):
+            raise self._error(obs.round, None, "decisions", f"expected Decisions, got {decided!r}")
+        return decided
+
+    def _observe(
+        self,
+        r: int,
+        candidates: list[int],
+        last: Mapping[str, np.ndarray],
+        aggregate: bool,
+        rounds_to_average: int,
+        sharing: int | None = None,
+    ) -> Observation:
+        return Observation(
             r,
             tuple(candidates),
             self.world,
             self.data_size,
             self.max_cpu_hz,
             self.max_tx_power_w,
-            self._last_round(),
+            last,
             aggregate,
             self.scheme,
             self.deadline_s,
             rounds_to_average,
+            sharing,
         )
-        try:
-            decided = self.policy.decide(obs)
-        except PredictionError as exc:
-            raise self._error(r, None, "predict", str(exc)) from None
-        if not isinstance(decided, Decisions):
-            raise self._error(r, None, "decisions", f"expected Decisions, got {decided!r}")
+
+    def _last_dispatch(self, k: int) -> dict[str, np.ndarray]:
+        """What device k spent on each kind of work since its previous dispatch (zeros for
+        the other devices)."""
+        rec = self.world.recorder
+        now = {kind: float(busy[k]) for kind, busy in rec.busy_s.items()}
+        before = self._busy_at_dispatch.get(k)
+        self._busy_at_dispatch[k] = now
+        out = {kind: np.zeros(self.world.n_devices) for kind in now}
+        if before is not None:
+            for kind in now:
+                out[kind][k] = now[kind] - before[kind]
+        return out
+
+    def _apply(
+        self,
+        r: int,
+        candidates: list[int],
+        obs: Observation,
+        decided: Decisions,
+        every_device: bool,
+    ) -> list[int]:
+        """Validate ``decided`` for ``candidates``, set it (``every_device``: every other
+        device back to the scenario's values; else only the candidates'), record it; returns
+        the candidates taking part."""
         take = self._take_part(r, candidates, decided.take_part)
         offered = set(candidates)
         cpu = self._values(r, decided.cpu_hz, "cpu_hz", MIN_CPU_HZ, self.max_cpu_hz, offered)
@@ -422,12 +477,18 @@ class Controller:
         )
         knobs = self._knobs(r, decided, offered, obs)
         world = self.world
-        if self._changed:
+        if every_device and self._changed:
             world.cpu_hz[:] = self.max_cpu_hz
             world.medium.device_tx_power_w[:] = self.max_tx_power_w
             world.medium.share_weight[:] = 1.0
             self._power_dbm[:] = self.max_tx_power_dbm
             self._changed = False
+        elif not every_device:
+            for k in candidates:
+                world.cpu_hz[k] = self.max_cpu_hz[k]
+                world.medium.device_tx_power_w[k] = self.max_tx_power_w[k]
+                world.medium.share_weight[k] = 1.0
+                self._power_dbm[k] = self.max_tx_power_dbm[k]
         for k, w in weight.items():
             world.medium.share_weight[k] = w
             self._changed = True
@@ -440,7 +501,10 @@ class Controller:
                 self._power_dbm[k] = dbm
                 self._changed = True
         if self.scheme is not None:
-            self.scheme.tune(r, knobs)
+            if every_device:
+                self.scheme.tune(r, knobs)
+            else:
+                self.scheme.tune_devices(r, candidates, knobs)
         chosen = set(take)
         idx = np.asarray(candidates, dtype=np.int64)
         now = [self.scheme.knobs(int(k)) for k in idx] if self.scheme is not None else []

@@ -6,8 +6,9 @@ The compression levels are the scenario's list, least compressed first (each at 
 compressed as the one before: no fewer pruned weights, no more bits, no less dropout); a
 level's unset fields keep the scenario's values. Per candidate k and level, the prediction
 (:meth:`~fedsl_sim.control.base.Observation.predict`) is on an equal share 1/m of the band
-among the round's m candidates, at the maximum transmit power, with the server's time for k
-stretched by the server's load (m candidates on W workers: max(1, m / W)) and, in an
+among the m devices sharing the round (``obs.sharing``: the candidates; asynchronously,
+the devices at work), at the maximum transmit power, with the server's time for k
+stretched by the server's load (m devices on W workers: max(1, m / W)) and, in an
 averaging round, the averaging of every candidate's upload. Compute time scales as 1/f, so
 the lowest clock that fits is ``f = f_max * compute / (T - rest)`` (at least 1 MHz). It is
 a prediction from the large-scale gain: fading, outage and queueing can still make a device
@@ -25,9 +26,9 @@ CLOCK_MARGIN = 1.0e-9
 
 
 def server_load(obs: Observation) -> float:
-    """How much longer the server takes per device when the round's candidates share its
+    """How much longer the server takes per device when the round's m devices share its
     workers: max(1, m / W)."""
-    return max(1.0, len(obs.candidates) / obs.server_workers)
+    return max(1.0, obs.sharing / obs.server_workers)
 
 
 def averaging_s(obs: Observation) -> float:
@@ -59,7 +60,7 @@ class DeadlineAwarePolicy(Policy):
         deadline = self.deadline_s
         if obs.deadline_s is not None:
             deadline = min(deadline, obs.deadline_s)
-        m = len(obs.candidates)
+        m = obs.sharing
         share = 1.0 / max(1, m)
         load = server_load(obs)
         averaging = averaging_s(obs)

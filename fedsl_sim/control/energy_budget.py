@@ -4,7 +4,8 @@ round energy while its predicted round latency meets the target, and sits the ro
 that energy would exceed what is left of its budget.
 
 Per candidate k, with the round's workload (:class:`~fedsl_sim.control.predict.Workload`) and
-the uplink on an equal share 1/m of the band among the round's m candidates: for each clock f
+the uplink on an equal share 1/m of the band among the m devices sharing the round
+(``obs.sharing``): for each clock f
 of a grid (``clock_steps`` values up to the maximum) the time left for the uplink after the
 computation at f and the rest of the round (server, downlink at the maximum) sets the lowest
 power whose rate sends the device's bits in that time (bisection on the power, the rate rising
@@ -45,7 +46,7 @@ class EnergyBudgetPolicy(Policy):
 
     def decide(self, obs: Observation) -> Decisions:
         budget = np.broadcast_to(np.asarray(self.budget_j, dtype=float), (obs.n_devices,))
-        share = 1.0 / max(1, len(obs.candidates))
+        share = 1.0 / max(1, obs.sharing)
         take: list[int] = []
         cpu: dict[int, float] = {}
         power: dict[int, float] = {}

@@ -105,6 +105,13 @@ class Tunable(Protocol):
         undecided)."""
         ...
 
+    def tune_devices(
+        self, r: int, devices: list[int], decided: Mapping[str, Mapping[int, float]]
+    ) -> None:
+        """As :meth:`tune`, for ``devices`` only (asynchronous dispatch): the others keep
+        theirs."""
+        ...
+
     def tune(self, r: int, decided: Mapping[str, Mapping[int, float]]) -> None:
         """Round ``r``'s knobs: per field of :data:`KNOB_FIELDS`, device -> value (validated);
         every other device gets its :meth:`default_knobs`."""

@@ -246,9 +246,9 @@ class Scenario(_Model):
                 "expected 'always' or 'trace': Bernoulli availability is drawn per round",
             ),
             (
-                ("control",),
-                self.control.kind != "static",
-                "expected the static policy: decisions at each device's dispatch are not built",
+                ("control", "split_layers"),
+                bool(getattr(self.control, "split_layers", None)),
+                "expected none: asynchronous training keeps one split layer for every device",
             ),
         ]
         for path, broken, message in rules:

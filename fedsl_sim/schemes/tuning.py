@@ -199,6 +199,26 @@ class DeviceKnobs:
             k for k in self._moved | set(splits) if sch.splits[k] != self.scenario_splits[k]
         }
 
+    def tune_devices(
+        self, r: int, devices: list[int], decided: Mapping[str, Mapping[int, float]]
+    ) -> None:
+        """As :meth:`tune` for ``devices``; every other device keeps its decisions."""
+        mine = set(devices)
+        current = {
+            "pruning_rate": self.pruning,
+            "quant_bits": self.bits,
+            "dropout_rate": self.dropout_rates,
+            "split_layer": {k: self._scheme.splits[k] for k in self._moved},
+        }
+        merged = {
+            name: {
+                **{k: v for k, v in values.items() if k not in mine},
+                **decided.get(name, {}),
+            }
+            for name, values in current.items()
+        }
+        self.tune(r, merged)
+
     def _move(self, k: int, s: int) -> None:
         """Device k's split layer becomes ``s`` (its copy is not materialised)."""
         sch = self._scheme
@@ -401,6 +421,11 @@ class TunableSplit:
 
     def tune(self, r: int, decided: Mapping[str, Mapping[int, float]]) -> None:
         self.device_knobs.tune(r, decided)
+
+    def tune_devices(
+        self, r: int, devices: list[int], decided: Mapping[str, Mapping[int, float]]
+    ) -> None:
+        self.device_knobs.tune_devices(r, devices, decided)
 
     def workload(self, k: int, aggregate: bool, **knobs: Any) -> Workload:
         """What device k would do in a round (averaging or not) with these knobs, for
