@@ -110,9 +110,9 @@ class AsyncDriver:
         there with what has arrived.
     empty_round_s : when no device is left (every one down for good), a round is empty and
         lasts this long.
-    controller : the control policy's controller: asked when a device starts a local round
-        (its dispatch) whether it takes part and at which clock, power, band weight and
-        knobs (None: the scenario's).
+    controller : the control policy's controller: asked when a device starts its local rounds
+        up to its next upload (its dispatch) whether it takes part and at which clock,
+        power, band weight and knobs (None: the scenario's).
     """
 
     def __init__(
@@ -155,6 +155,9 @@ class AsyncDriver:
         self._started = False
         self._round = 0
         self._result = RoundResult(0, [], True)
+        #: an error raised in a device's process (a policy's decision error, a divergence):
+        #: raised by the round the engine waits on, as it is
+        self._error: BaseException | None = None
 
     # ------------------------------------------------------------------ the server
     def round(self, r: int) -> Process:
@@ -172,6 +175,7 @@ class AsyncDriver:
                 env.process(self._device(k))
         if self._next is None:
             self._next = env.event()
+        self._raise()
         if not self._ready():
             self._full = env.event()
             waits: list[simpy.Event] = [self._full]
@@ -185,8 +189,25 @@ class AsyncDriver:
                 waits.append(env.timeout(bound))
             yield env.any_of(waits)
             self._full = None
+        self._raise()
         yield from self._average(r)
+        self._raise()
         return result
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _fail(self, error: BaseException) -> None:
+        """A device's process raised ``error``: the round raises it, itself (an exception
+        passed through a SimPy event reaches a process as a copy rebuilt from its
+        arguments, which a ScenarioError cannot be)."""
+        if self._error is None:
+            self._error = error
+        full = self._full
+        if full is not None and not full.triggered:
+            full.succeed()  # the round wakes up and raises it
 
     def _up(self) -> int:
         """Devices that may still send an update this round."""
@@ -292,6 +313,13 @@ class AsyncDriver:
 
     # ------------------------------------------------------------------ the devices
     def _device(self, k: int) -> Process:
+        """Device k's process: its loop, whose errors fail the round."""
+        try:
+            yield from self._loop(k)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _loop(self, k: int) -> Process:
         """Device k's loop (see the module docstring)."""
         env, rc, scheme = self.world.env, self.world.rounds, self.scheme
         while True:
@@ -305,7 +333,7 @@ class AsyncDriver:
                 self._away.discard(k)
                 continue
             if self.controller is not None and not self.controller.dispatch(
-                self._round, k, self._up()
+                self._round, k, self._up(), self.local_rounds
             ):
                 yield from self._sit_out(k)  # the policy leaves it out until the next average
                 continue

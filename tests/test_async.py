@@ -353,3 +353,42 @@ def test_asynchronous_training_keeps_one_split_layer():
             **asynchronous(buffer_size=2),
         )
     assert info.value.path == "control.split_layers"
+
+
+def test_a_policys_error_at_a_dispatch_is_the_runs_decision_error():
+    from typing import Literal
+
+    from fedsl_sim.control import POLICIES, DecisionError, Decisions, Policy
+    from fedsl_sim.scenario.base import _Model
+
+    class TooFast(Policy):
+        name = "too_fast"
+
+        def decide(self, obs):
+            return Decisions(cpu_hz={k: 1e20 for k in obs.candidates})
+
+    class Params(_Model):
+        kind: Literal["too_fast"]
+
+    with POLICIES.registered("too_fast", TooFast, Params):
+        sc = make_scenario(
+            **EQUAL, scheme="fedsl", control={"kind": "too_fast"}, **asynchronous(buffer_size=2)
+        )
+        with pytest.raises(DecisionError) as info:  # itself, not a copy SimPy rebuilt
+            _run(sc)
+    assert info.value.path == "cpu_hz" and "control policy 'too_fast'" in str(info.value)
+
+
+def test_an_energy_budget_holds_over_a_devices_whole_upload_cycle():
+    # four local rounds per upload: a dispatch decides for all four
+    cycle = dict(EQUAL, learning__aggregation_interval=4, stop__max_rounds=3)
+    probe = _run(make_scenario(**cycle, scheme="fedsl", **asynchronous(buffer_size=4)))
+    rec = probe.world.recorder
+    per_cycle = float((rec.compute_energy_j + rec.transmit_energy_j)[0]) / 3
+    budget = 1.5 * per_cycle  # one cycle at full power fits, two do not
+    control = {"kind": "energy_budget", "budget_j": budget, "latency_target_s": 100.0}
+    sim = _run(
+        make_scenario(**cycle, scheme="fedsl", control=control, **asynchronous(buffer_size=4))
+    )
+    used = sim.world.recorder.compute_energy_j + sim.world.recorder.transmit_energy_j
+    assert all(0 < e <= budget for e in used)

@@ -125,13 +125,18 @@ class Observation:
         deadline_s: float | None = None,
         rounds_to_average: int = 1,
         sharing: int | None = None,
+        local_rounds: int = 1,
     ) -> None:
         self.round = round
+        #: local rounds the decisions cover, the last one uploading (asynchronous dispatch:
+        #: the device's rounds up to its next upload; 1: a synchronous round)
+        self.local_rounds = local_rounds
         #: rounds until the next average, this one included (1: this round averages; a split
         #: layer chosen now holds that long at least: it is locked until then)
         self.rounds_to_average = rounds_to_average
         #: how many devices are expected to share the band and the server this round: the
-        #: candidates (asynchronous training: the devices at work when one is dispatched)
+        #: candidates (asynchronous training: the devices that can send an update — up and
+        #: not sitting out — when one is dispatched)
         self.sharing = len(candidates) if sharing is None else sharing
         #: the round's deadline (rounds.deadline_s), s, or None
         self.deadline_s = deadline_s
@@ -298,6 +303,7 @@ class Observation:
             dropout_rate=dropout_rate,
             r=self.round,
             catch_up=catch_up,
+            rounds=self.local_rounds,
         )
 
     def predict(
@@ -390,12 +396,12 @@ class Controller:
         obs = self._observe(r, candidates, self._last_round(), aggregate, rounds_to_average)
         return self._apply(r, candidates, obs, self.decide(obs), every_device=True)
 
-    def dispatch(self, r: int, k: int, sharing: int) -> bool:
-        """Asynchronous training: device k starts a local round (in round ``r``, with
-        ``sharing`` devices at work): whether it takes part; its clock, power, weight and
-        knobs set until its next dispatch."""
+    def dispatch(self, r: int, k: int, sharing: int, local_rounds: int = 1) -> bool:
+        """Asynchronous training: device k starts its ``local_rounds`` local rounds up to its
+        next upload (in round ``r``, with ``sharing`` devices that can send): whether it
+        takes part; its clock, power, weight and knobs set until its next dispatch."""
         last = self._last_dispatch(k)
-        obs = self._observe(r, [k], last, True, 1, sharing)
+        obs = self._observe(r, [k], last, True, 1, sharing, local_rounds)
         return bool(self._apply(r, [k], obs, self.decide(obs), every_device=False))
 
     def decide(self, obs: Observation) -> Decisions:
@@ -416,6 +422,7 @@ class Controller:
         aggregate: bool,
         rounds_to_average: int,
         sharing: int | None = None,
+        local_rounds: int = 1,
     ) -> Observation:
         return Observation(
             r,
@@ -430,6 +437,7 @@ class Controller:
             self.deadline_s,
             rounds_to_average,
             sharing,
+            local_rounds,
         )
 
     def _last_dispatch(self, k: int) -> dict[str, np.ndarray]:

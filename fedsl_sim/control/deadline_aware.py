@@ -7,7 +7,7 @@ compressed as the one before: no fewer pruned weights, no more bits, no less dro
 level's unset fields keep the scenario's values. Per candidate k and level, the prediction
 (:meth:`~fedsl_sim.control.base.Observation.predict`) is on an equal share 1/m of the band
 among the m devices sharing the round (``obs.sharing``: the candidates; asynchronously,
-the devices at work), at the maximum transmit power, with the server's time for k
+the devices that can send an update), at the maximum transmit power, with the server's time for k
 stretched by the server's load (m devices on W workers: max(1, m / W)) and, in an
 averaging round, the averaging of every candidate's upload. Compute time scales as 1/f, so
 the lowest clock that fits is ``f = f_max * compute / (T - rest)`` (at least 1 MHz). It is

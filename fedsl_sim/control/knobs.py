@@ -100,6 +100,7 @@ class Tunable(Protocol):
         dropout_rate: float | None = None,
         r: int | None = None,
         catch_up: bool | None = None,
+        rounds: int = 1,
     ) -> Workload:
         """Device k's round ``r`` with these knobs (None: as the device would run
         undecided)."""

@@ -223,20 +223,20 @@ _DECISION_PANELS = (
     ("take_part", "taking part (fraction)", 1.0),
     ("cpu_hz", "CPU clock (GHz)", 1e-9),
     ("tx_power_dbm", "transmit power (dBm)", 1.0),
+    ("bandwidth_weight", "band weight", 1.0),
     ("split_layer", "split layer", 1.0),
+    ("pruning_rate", "pruning rate", 1.0),
     ("quant_bits", "split-layer bits", 1.0),
+    ("dropout_rate", "dropout rate", 1.0),
 )
 
 
 def plot_decisions(report: Report, path: Path) -> None:
     """``decisions.png``: per configuration, what its control policy decided round by round —
-    the fraction of candidates taking part and, over those that did, the mean CPU clock,
-    transmit power, split layer and split-layer bits (the mean over seeds)."""
-    panels = [
-        (key, label, scale)
-        for key, label, scale in _DECISION_PANELS
-        if any(key in (r.decisions or {}) for r in report.runs)
-    ]
+    the fraction of candidates taking part and, over those that did, the mean of each knob
+    that changed over the rounds for some device (the mean over seeds)."""
+    varied = set(report.decisions_varied) | {"take_part"}
+    panels = [(key, label, scale) for key, label, scale in _DECISION_PANELS if key in varied]
     fig = Figure(figsize=(7.5, 1.9 * len(panels) + 0.8), dpi=110)
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     colors = _colors(len(report.cases))

@@ -239,28 +239,52 @@ class RunData:
     #: a control policy's decisions per round (decisions.csv): ``round`` and, per knob, its
     #: mean over the devices that took part (``take_part``: their fraction of the candidates)
     decisions: dict[str, np.ndarray] | None = None
+    #: the decisions.csv columns that changed over the rounds for some device
+    decisions_varied: set[str] = field(default_factory=set)
 
 
 #: decisions.csv's columns the report follows over the rounds
-DECISION_KNOBS = ("take_part", "cpu_hz", "tx_power_dbm", "split_layer", "quant_bits")
+DECISION_KNOBS = (
+    "take_part",
+    "cpu_hz",
+    "tx_power_dbm",
+    "bandwidth_weight",
+    "split_layer",
+    "pruning_rate",
+    "quant_bits",
+    "dropout_rate",
+)
 
 
-def _decisions(path: Path) -> dict[str, np.ndarray] | None:
-    """Per round, the fraction of candidates taking part and each knob's mean over those
-    that did (NaN: nobody did), from ``decisions.csv`` (None: no such file, or no rows)."""
+def _decisions(path: Path, last_round: int) -> tuple[dict[str, np.ndarray] | None, set[str]]:
+    """Per round up to ``last_round``, the fraction of candidates taking part and each
+    knob's mean over those that did (NaN: nobody did), from ``decisions.csv`` (None: no such
+    file, or no rows); and the columns that changed over the rounds for some device (a
+    policy's decisions, or the scenario's pruning schedule)."""
     if not path.exists():
-        return None
+        return None, set()
     rows = _read_table(path, ("round", "device", "take_part"))
-    if not rows:
-        return None
-    knobs = [k for k in DECISION_KNOBS if k in rows[0]]
-    columns = {k: _column(path, rows, k) for k in ("round", *knobs)}
+    knobs = [k for k in DECISION_KNOBS if rows and k in rows[0]]
+    columns = {k: _column(path, rows, k) for k in ("round", "device", *knobs)}
     rounds = np.array(columns["round"], dtype=float)
-    take = np.array([1.0 if v else 0.0 for v in columns["take_part"]])
+    kept = rounds <= last_round  # dispatches after the last average belong to no round
+    if not kept.any():
+        return None, set()
+    rounds = rounds[kept]
+    devices = np.array(columns["device"], dtype=float)[kept]
+    varied = set()
+    for k in knobs:
+        values = np.array([math.nan if v is None else float(v) for v in columns[k]])[kept]
+        for d in np.unique(devices):
+            mine = values[(devices == d) & np.isfinite(values)]
+            if len(mine) and mine.min() != mine.max():
+                varied.add(k)
+                break
+    take = np.array([1.0 if v else 0.0 for v in columns["take_part"]])[kept]
     order = np.unique(rounds)
     out: dict[str, np.ndarray] = {"round": order}
     for k in knobs:
-        values = np.array([math.nan if v is None else float(v) for v in columns[k]])
+        values = np.array([math.nan if v is None else float(v) for v in columns[k]])[kept]
         means = []
         for r in order:
             here = rounds == r
@@ -270,7 +294,7 @@ def _decisions(path: Path) -> dict[str, np.ndarray] | None:
                 chosen = values[here & (take > 0)]
                 means.append(float(chosen.mean()) if len(chosen) else math.nan)
         out[k] = np.array(means)
-    return out
+    return out, varied
 
 
 def _summary(path: Path) -> dict[str, Any]:
@@ -333,7 +357,8 @@ def load_run(path: Path, run_id: str, case: str, seed: int | None, target: float
     latency = critical_path_s(t0, t1, dev, kinds, end_s, outage)
 
     run = RunData(run_id, case, seed, path, summary, end_s, evals, ec, et, latency)
-    run.decisions = _decisions(path / "decisions.csv")
+    last = int(max(_column(rounds_path, rounds, "round", optional=False), default=-1))
+    run.decisions, run.decisions_varied = _decisions(path / "decisions.csv", last)
     if target is None:
         run.target_accuracy = summary.get("target_accuracy")
         run.time_to_target_s = summary["time_to_target_s"]
@@ -464,15 +489,15 @@ class Report:
     pareto: list[str] = field(default_factory=list)
 
     @property
+    def decisions_varied(self) -> list[str]:
+        """The decisions.csv columns that changed over the rounds for some device of some
+        run, in column order (then the report draws ``decisions.png``)."""
+        varied = set().union(*(r.decisions_varied for r in self.runs))
+        return [k for k in DECISION_KNOBS if k in varied]
+
+    @property
     def decisions_vary(self) -> bool:
-        """Whether some run's control policy changed something over its rounds (then the
-        report draws ``decisions.png``)."""
-        for run in self.runs:
-            for key, values in (run.decisions or {}).items():
-                finite = values[np.isfinite(values)]
-                if key != "round" and len(finite) and finite.min() != finite.max():
-                    return True
-        return False
+        return bool(self.decisions_varied)
 
     @property
     def figures(self) -> list[str]:

@@ -262,13 +262,15 @@ class DeviceKnobs:
         dropout_rate: float | None = None,
         r: int | None = None,
         catch_up: bool | None = None,
+        rounds: int = 1,
     ) -> Workload:
         """Device k's round ``r`` (default: the last tuned) with these knobs (None: its values
         undecided this round): a catch-up download when it is stale, its steps' FLOPs and
         expected message bits, its model upload and the average back. With its current split
         layer and pruning rate the FLOPs and upload count its mask; otherwise the mask its
         pruner would compute at that rate from the weights it will train (:meth:`_masks`).
-        ``catch_up``: whether it first fetches a missed average (None: whether it is stale).
+        ``catch_up``: whether it first fetches a missed average (None: whether it is stale);
+        ``rounds``: local rounds before its upload (an asynchronous device's upload cycle).
         Knobs the scheme cannot take are a :class:`PredictionError`."""
         sch = self._scheme
         default = self.default_knobs(k, self._round if r is None else r)
@@ -314,7 +316,7 @@ class DeviceKnobs:
             )
             agg = 2.0 * n_params
         return Workload(
-            steps=sch.local_steps,
+            steps=sch.local_steps * rounds,
             device_flops_per_step=(fwd + bwd) * b,
             server_flops_per_step=self.server_flops(s) * b if sch.shape.split else 0.0,
             uplink_bits_per_step=up,

@@ -557,3 +557,24 @@ def test_cli_subprocess_no_traceback(tmp_path: Path) -> None:
     assert bad.returncode == 2, bad.stderr
     assert bad.stderr.startswith(f"error: {tmp_path}: ") and "Traceback" not in bad.stderr
     assert not (tmp_path / "report").exists()
+
+
+def test_no_decisions_figure_for_a_static_asynchronous_run(tmp_path: Path) -> None:
+    # devices of different clocks dispatched in a different mix each round: the per-round
+    # means move, but no device's values do
+    import fedsl_sim
+
+    sc = make_scenario(
+        devices__count=4,
+        devices__placement__positions_m=[[100, 0], [0, 100], [-100, 0], [0, -100]],
+        devices__compute__cpu_hz=[1e9, 1e9, 1e8, 1e8],
+        stop__max_rounds=5,
+        aggregation__asynchronous={"buffer_size": 2, "max_round_s": 100.0},
+    )
+    run = fedsl_sim.run(sc, out_dir=tmp_path / "run", plots=False).out_dir
+    out, report = write_report(run, tmp_path / "report")
+    (only,) = report.runs
+    assert only.decisions is not None and only.decisions_varied == set()
+    assert not (out / "decisions.png").exists()
+    # decisions.csv may hold dispatches after the last average: not a round of the report
+    assert only.decisions["round"].max() <= 4
