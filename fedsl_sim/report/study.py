@@ -631,13 +631,15 @@ def _pareto(report: Report) -> None:
     often miss it)."""
     all_reached = all(c.reached == c.n for c in report.cases)
     report.pareto_x = "time_to_target_s" if all_reached else "sim_time_s"
-    keys = [report.pareto_x, "energy_total_j"]
-    if not all_reached:
-        keys.append("final_test_accuracy")
-    pts = [[c.stats[k].mean for k in keys] for c in report.cases]
+    pts: list[list[float | None]] = [
+        [c.stats[report.pareto_x].mean, c.stats["energy_total_j"].mean] for c in report.cases
+    ]
+    if not all_reached:  # accuracy maximized; a case never evaluated is the least accurate
+        for p, c in zip(pts, report.cases, strict=True):
+            acc = c.stats["final_test_accuracy"].mean
+            p.append(math.inf if acc is None else -acc)
     ok = [i for i, p in enumerate(pts) if all(v is not None for v in p)]
-    signs = [1.0, 1.0, -1.0][: len(keys)]  # accuracy maximized
-    front = pareto_front([[s * v for s, v in zip(signs, pts[i], strict=True)] for i in ok])  # type: ignore[operator]
+    front = pareto_front([pts[i] for i in ok])  # type: ignore[misc]
     report.pareto = [report.cases[ok[j]].id for j in front]
 
 
